@@ -1,0 +1,1 @@
+"""The verifiable voting protocol's cryptography (see docs/protocol.md)."""
