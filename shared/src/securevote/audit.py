@@ -1,0 +1,171 @@
+"""The append-only, hash-chained audit log that every service writes to.
+
+Each entry's hash covers its own fields and the previous entry's hash, so editing, deleting,
+reordering or inserting an entry breaks the chain from that point on; ``verify_chain`` names
+the first entry where it breaks. The database enforces the rest:
+
+- a unique constraint on ``prev_hash``: two entries can never claim the same predecessor, so
+  concurrent writers cannot fork the chain (on PostgreSQL appends are also serialised with a
+  transaction-scoped advisory lock; SQLite serialises writers by itself);
+- on PostgreSQL, triggers refuse UPDATE, DELETE and TRUNCATE (migration 0001).
+
+Truncating the newest entries cannot be seen from the chain alone; the head hash is exported
+with every audit export so that a later, shorter chain is evident (docs/runbooks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from securevote.db import Base
+
+GENESIS_HASH = "0" * 64
+HASH_DOMAIN = b"securevote/v1/audit-entry\x00"
+# Any constant that no other code uses as an advisory lock key.
+_PG_ADVISORY_LOCK_KEY = 0x5EC07E_A0D17
+
+
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    DENIED = "denied"
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    # SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    service: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(String(16))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+def entry_hash(
+    *,
+    prev_hash: str,
+    occurred_at: datetime,
+    service: str,
+    actor: str,
+    action: str,
+    target: str,
+    outcome: str,
+    details: Mapping[str, Any],
+) -> str:
+    """SHA-256 over a domain tag and the canonical JSON of the entry and its predecessor."""
+    document = {
+        "prev_hash": prev_hash,
+        "occurred_at": _utc_iso(occurred_at),
+        "service": service,
+        "actor": actor,
+        "action": action,
+        "target": target,
+        "outcome": outcome,
+        "details": details,
+    }
+    encoded = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(HASH_DOMAIN + encoded.encode()).hexdigest()
+
+
+def _utc_iso(moment: datetime) -> str:
+    """Microsecond ISO-8601 in UTC; SQLite returns naive datetimes, which we store as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    service: str,
+    actor: str,
+    action: str,
+    target: str = "",
+    outcome: Outcome = Outcome.SUCCESS,
+    details: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Append an entry inside the caller's transaction, so it commits with the change it
+    describes or not at all. ``details`` must never hold a secret, token or ballot content."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_ADVISORY_LOCK_KEY}
+        )
+    last = await session.scalar(select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()))
+    prev = last or GENESIS_HASH
+    fields: dict[str, Any] = {
+        "occurred_at": datetime.now(UTC),
+        "service": service,
+        "actor": actor,
+        "action": action,
+        "target": target,
+        "outcome": str(outcome),
+        "details": dict(details or {}),
+    }
+    entry = AuditEntry(prev_hash=prev, entry_hash=entry_hash(prev_hash=prev, **fields), **fields)
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    entries: int
+    head: str
+    first_broken_id: int | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.first_broken_id is None
+
+
+async def verify_chain(session: AsyncSession, *, batch_size: int = 5000) -> ChainReport:
+    """Recompute the chain in id order; stop at the first entry that does not fit."""
+    prev = GENESIS_HASH
+    count = 0
+    last_id = 0
+    while True:
+        rows = (
+            await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.id > last_id)
+                .order_by(AuditEntry.id)
+                .limit(batch_size)
+            )
+        ).all()
+        if not rows:
+            return ChainReport(entries=count, head=prev)
+        for row in rows:
+            if row.prev_hash != prev:
+                return ChainReport(count, prev, row.id, "previous hash does not match")
+            expected = entry_hash(
+                prev_hash=row.prev_hash,
+                occurred_at=row.occurred_at,
+                service=row.service,
+                actor=row.actor,
+                action=row.action,
+                target=row.target,
+                outcome=row.outcome,
+                details=row.details,
+            )
+            if row.entry_hash != expected:
+                return ChainReport(count, prev, row.id, "entry hash does not match its content")
+            prev = row.entry_hash
+            count += 1
+            last_id = row.id

@@ -1,0 +1,125 @@
+"""One Settings class for every service and command.
+
+Values come from the environment with the ``SECUREVOTE_`` prefix. A few names the seed report
+and common tooling use unprefixed are accepted too (``DATABASE_URL``, ``REDIS_URL``,
+``TEST_MODE``); the prefixed name wins when both are set.
+
+Modes: ``dev`` (a laptop: insecure built-in secrets allowed, with a warning), ``test`` (the
+test suite) and ``prod``. In ``prod`` every secret must be set explicitly and must not be one
+of the built-in development values; the process refuses to start otherwise.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Built-in development secrets. They are public (they are in this file), so prod refuses them.
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789abcdef"  # noqa: S105
+DEV_JWT_SEED = "ZGV2LWluc2VjdXJlLWp3dC1zZWVkLWNoYW5nZS1tZSE="
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/securevote.db"
+
+
+class Mode(StrEnum):
+    DEV = "dev"
+    TEST = "test"
+    PROD = "prod"
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot be used; the message says which setting and why."""
+
+
+def _env(name: str) -> AliasChoices:
+    """Accept ``SECUREVOTE_<NAME>`` first, then the bare ``<NAME>``."""
+    return AliasChoices(f"SECUREVOTE_{name}", name)
+
+
+class Settings(BaseSettings):
+    """Every setting of secure-vote; see the configuration table in README.md."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SECUREVOTE_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    mode: Mode = Mode.DEV
+    test_mode: bool = Field(default=False, validation_alias=_env("TEST_MODE"))
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias=_env("DATABASE_URL"))
+    database_schema: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    redis_url: str | None = Field(default=None, validation_alias=_env("REDIS_URL"))
+    secret_key: SecretStr | None = None
+    jwt_signing_seed: SecretStr | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    log_level: str = "INFO"
+    migrations_dir: Path | None = None
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    test_seed: str | None = None
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.mode is not Mode.PROD:
+            return self
+        problems = []
+        for name, dev_value in (
+            ("secret_key", DEV_SECRET_KEY),
+            ("jwt_signing_seed", DEV_JWT_SEED),
+        ):
+            value = getattr(self, name)
+            if value is None or not value.get_secret_value():
+                problems.append(f"SECUREVOTE_{name.upper()} is not set")
+            elif value.get_secret_value() == dev_value:
+                problems.append(f"SECUREVOTE_{name.upper()} is the public development value")
+        key = self.secret_key.get_secret_value() if self.secret_key else ""
+        if key and key != DEV_SECRET_KEY and len(key) < 32:
+            problems.append("SECUREVOTE_SECRET_KEY must be at least 32 characters")
+        if self.test_mode:
+            problems.append("TEST_MODE=true is not allowed in prod mode")
+        if self.test_seed is not None:
+            problems.append("SECUREVOTE_TEST_SEED is not allowed in prod mode")
+        if problems:
+            raise ConfigurationError("refusing to start in prod mode: " + "; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _test_seed_needs_test_mode(self) -> Settings:
+        if self.test_seed is not None and not self.test_mode:
+            raise ConfigurationError("SECUREVOTE_TEST_SEED needs TEST_MODE=true")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def secret_key_bytes(self) -> bytes:
+        """The server secret (HMAC keys derive from it); the dev value outside prod."""
+        value = self.secret_key.get_secret_value() if self.secret_key else DEV_SECRET_KEY
+        return value.encode()
+
+    @property
+    def uses_dev_secrets(self) -> bool:
+        return self.secret_key is None or self.jwt_signing_seed is None
+
+    @property
+    def migrations_path(self) -> Path:
+        """Where the Alembic history lives: configured, or ``database/migrations`` of the
+        checkout (found from this file, then from the working directory)."""
+        if self.migrations_dir is not None:
+            return self.migrations_dir
+        candidates = [Path(__file__).resolve().parents[3], Path.cwd()]
+        for root in candidates:
+            path = root / "database" / "migrations"
+            if (path / "env.py").is_file():
+                return path
+        raise ConfigurationError("cannot find database/migrations; set SECUREVOTE_MIGRATIONS_DIR")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings from the environment, with explicit overrides (used by tests and CLI)."""
+    return Settings(**overrides)  # type: ignore[arg-type]
