@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, validation_alias=_env("REDIS_URL"))
     secret_key: SecretStr | None = None
     jwt_signing_seed: SecretStr | None = None
+    jwt_public_keys: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
     migrations_dir: Path | None = None
@@ -66,10 +67,10 @@ class Settings(BaseSettings):
         if self.mode is not Mode.PROD:
             return self
         problems = []
-        for name, dev_value in (
-            ("secret_key", DEV_SECRET_KEY),
-            ("jwt_signing_seed", DEV_JWT_SEED),
-        ):
+        required = [("secret_key", DEV_SECRET_KEY)]
+        if not self.jwt_public_keys:  # a service that only verifies tokens needs no seed
+            required.append(("jwt_signing_seed", DEV_JWT_SEED))
+        for name, dev_value in required:
             value = getattr(self, name)
             if value is None or not value.get_secret_value():
                 problems.append(f"SECUREVOTE_{name.upper()} is not set")

@@ -20,6 +20,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from securevote import __version__, metrics
+from securevote.auth import verifier_from_settings
 from securevote.config import ConfigurationError, Settings
 from securevote.db import Database
 from securevote.errors import install_error_handlers
@@ -169,6 +170,7 @@ def create_service_app(
     app.state.settings = settings
     app.state.database = db
     app.state.schema_head = None
+    app.state.token_verifier = verifier_from_settings(settings)
     install_error_handlers(app)
     for router in routers:
         app.include_router(router)
