@@ -12,7 +12,7 @@ STRONG_SEED = "c2VjdXJlLXZvdGUtdGVzdC1zZWVkLW5vdC1hLXJlYWwt"
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DATABASE_URL", "TEST_MODE", "REDIS_URL"):
+    for name in ("DATABASE_URL", "TEST_MODE"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(f"SECUREVOTE_{name}", raising=False)
     for name in ("MODE", "SECRET_KEY", "JWT_SIGNING_SEED", "TEST_SEED"):

@@ -1,10 +1,12 @@
 """The ``securevote`` command.
 
-The shared library brings the commands that need nothing but itself (``audit verify``; the
-voter, trustee and verifier commands). Packages that need more plug their subcommands in
-through the ``securevote.commands`` entry point group: each entry is a function
-``register(subparsers)``. The server package adds ``up``, ``serve`` and ``migrate`` that way,
-so a voter or observer can install this library alone and still verify.
+The shared library brings the commands that need nothing but itself: ``migrate``,
+``audit verify``, ``serve`` (any installed service, found through the ``securevote.services``
+entry points, so a container holds one service and this library) and the voter, trustee and
+verifier commands. Packages that need more plug their subcommands in through the
+``securevote.commands`` entry point group: each entry is a function ``register(subparsers)``.
+The server package adds ``up`` (all five services in one process) that way, so a voter or
+observer can install this library alone and still verify.
 """
 
 from __future__ import annotations
@@ -14,11 +16,15 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
+from typing import Any
 
-from securevote import __version__
+from securevote import __version__, migrations
 from securevote.audit import verify_chain
-from securevote.config import ConfigurationError, load_settings
+from securevote.config import ConfigurationError, Mode, Settings, load_settings
 from securevote.db import Database
+from securevote.logging import configure_logging, get_logger
+
+log = get_logger("securevote.cli")
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
@@ -43,7 +49,61 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _installed_services() -> dict[str, Any]:
+    return {entry.name: entry for entry in entry_points(group="securevote.services")}
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn  # each service package depends on it; this library alone does not
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    warn_if_dev_mode(settings)
+    app = _installed_services()[args.service].load()(settings)
+    log.info("service_starting", service=args.service, host=args.host, port=args.port)
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, proxy_headers=True)
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    if args.down:
+        migrations.downgrade(settings, args.down)
+    else:
+        migrations.upgrade(settings, args.revision)
+
+    async def current() -> str | None:
+        database = Database(settings)
+        try:
+            return await migrations.current_revision(database)
+        finally:
+            await database.dispose()
+
+    print(f"database at revision {asyncio.run(current()) or 'base (empty)'}")
+    return 0
+
+
+def warn_if_dev_mode(settings: Settings) -> None:
+    if settings.mode is Mode.DEV:
+        log.warning(
+            "dev_mode", note="development mode: built-in secrets; never for a real election"
+        )
+
+
 def _register_builtin(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    services = sorted(_installed_services())
+    serve = subparsers.add_parser("serve", help="run one service, as a container does")
+    serve.add_argument("service", choices=services, help="one of the installed services")
+    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a container listens on all
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=_serve)
+
+    migrate = subparsers.add_parser("migrate", help="bring the database schema up to date")
+    migrate.add_argument("--revision", default="head", help="upgrade to this revision")
+    migrate.add_argument("--down", metavar="REVISION", help="downgrade to this revision instead")
+    migrate.set_defaults(func=_migrate)
+
     audit = subparsers.add_parser("audit", help="inspect the audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_commands.add_parser(

@@ -1,8 +1,8 @@
 """One Settings class for every service and command.
 
-Values come from the environment with the ``SECUREVOTE_`` prefix. A few names the seed report
-and common tooling use unprefixed are accepted too (``DATABASE_URL``, ``REDIS_URL``,
-``TEST_MODE``); the prefixed name wins when both are set.
+Values come from the environment with the ``SECUREVOTE_`` prefix. Two names the seed report
+and common tooling use unprefixed are accepted too (``DATABASE_URL``, ``TEST_MODE``); the
+prefixed name wins when both are set.
 
 Modes: ``dev`` (a laptop: insecure built-in secrets allowed, with a warning), ``test`` (the
 test suite) and ``prod``. In ``prod`` every secret must be set explicitly and must not be one
@@ -52,11 +52,9 @@ class Settings(BaseSettings):
     database_schema: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     database_pool_size: int = Field(default=10, ge=1, le=200)
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
-    redis_url: str | None = Field(default=None, validation_alias=_env("REDIS_URL"))
     secret_key: SecretStr | None = None
     jwt_signing_seed: SecretStr | None = None
     jwt_public_keys: str | None = None
-    public_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
     migrations_dir: Path | None = None
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
