@@ -3,11 +3,13 @@
 Each service app keeps its own routes, middleware and metrics label; the dispatcher only
 picks the app by path prefix (the same prefixes the Kubernetes ingress routes), and runs
 every app's lifespan. The frontend, at ``/``, also answers the root ``/health``, ``/ready``
-and ``/metrics`` for the whole process.
+and ``/metrics`` for the whole process. Every installed background job runs as a task.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from contextlib import AsyncExitStack
 
 from fastapi import FastAPI
@@ -19,6 +21,7 @@ from frontend_service.app import create_app as create_frontend_app
 from results_service.app import create_app as create_results_app
 from securevote.config import Settings
 from securevote.db import Database
+from securevote.jobs import installed_jobs, run_forever
 from voting_service.app import create_app as create_voting_app
 
 SERVICE_FACTORIES = {
@@ -40,6 +43,7 @@ class AllInOne:
     """ASGI app dispatching by path prefix to the service apps; owns the shared database."""
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.database = Database(settings)
         self.apps: dict[str, FastAPI] = {
             name: factory(settings, database=self.database)
@@ -68,10 +72,19 @@ class AllInOne:
             except Exception as exc:  # report, as the ASGI lifespan protocol asks
                 await send({"type": "lifespan.startup.failed", "message": type(exc).__name__})
                 raise
+            stack.push_async_callback(self.database.dispose)
+            for job in installed_jobs().values():
+                task = asyncio.create_task(run_forever(job, self.database, self.settings))
+                stack.push_async_callback(_cancel, task)
             await send({"type": "lifespan.startup.complete"})
             await receive()  # lifespan.shutdown
-            stack.push_async_callback(self.database.dispose)
         await send({"type": "lifespan.shutdown.complete"})
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def create_all_in_one(settings: Settings) -> AllInOne:

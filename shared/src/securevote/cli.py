@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 from typing import Any
 
-from securevote import __version__, migrations
+from securevote import __version__, jobs, migrations
 from securevote.audit import verify_chain
 from securevote.config import ConfigurationError, Mode, Settings, load_settings
 from securevote.db import Database
@@ -84,6 +84,25 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _jobs_run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    job = jobs.installed_jobs()[args.job]
+
+    async def run() -> None:
+        database = Database(settings)
+        try:
+            if args.loop:
+                await jobs.run_forever(job, database, settings)
+            else:
+                await jobs.run_once(job, database, settings)
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
 def warn_if_dev_mode(settings: Settings) -> None:
     if settings.mode is Mode.DEV:
         log.warning(
@@ -103,6 +122,13 @@ def _register_builtin(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     migrate.add_argument("--revision", default="head", help="upgrade to this revision")
     migrate.add_argument("--down", metavar="REVISION", help="downgrade to this revision instead")
     migrate.set_defaults(func=_migrate)
+
+    jobs_parser = subparsers.add_parser("jobs", help="run background jobs")
+    jobs_commands = jobs_parser.add_subparsers(dest="jobs_command", required=True)
+    run = jobs_commands.add_parser("run", help="run a job once (a cron job) or in a loop")
+    run.add_argument("job", choices=sorted(jobs.installed_jobs()))
+    run.add_argument("--loop", action="store_true", help="run again every interval until stopped")
+    run.set_defaults(func=_jobs_run)
 
     audit = subparsers.add_parser("audit", help="inspect the audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
