@@ -12,10 +12,13 @@ from securevote.jobs import Job, run_forever
 
 async def test_the_loop_survives_a_failing_run(database: Database, settings: Settings) -> None:
     runs = 0
+    four_runs = asyncio.Event()
 
     async def tick(db: Database, _settings: Settings) -> int:
         nonlocal runs
         runs += 1
+        if runs == 4:
+            four_runs.set()
         if runs == 2:
             raise RuntimeError("a run that fails")
         async with db.session() as session:
@@ -27,8 +30,7 @@ async def test_the_loop_survives_a_failing_run(database: Database, settings: Set
     )
     try:
         async with asyncio.timeout(10):
-            while runs < 4:
-                await asyncio.sleep(0.01)
+            await four_runs.wait()
     finally:
         task.cancel()
     async with database.session() as session:
