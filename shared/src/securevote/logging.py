@@ -117,6 +117,8 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("uvicorn.access").disabled = True
     # httpx logs every URL it requests at INFO; URLs can carry tokens.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # aiosqlite logs every statement with its bound values at DEBUG (user input, hashes).
+    logging.getLogger("aiosqlite").setLevel(max(numeric, logging.INFO))
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

@@ -1,0 +1,50 @@
+"""The knobs of the auth service: token lifetimes, rate limits, lockout, password hashing.
+
+They are not (yet) settings of their own: ``AuthPolicy.for_settings`` picks the values, and
+tests pass a policy with small limits to ``create_app``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from securevote.config import Mode, Settings
+
+
+@dataclass(frozen=True)
+class Argon2Parameters:
+    """argon2id cost. The default is RFC 9106's second recommended option (64 MiB, t=3)."""
+
+    time_cost: int = 3
+    memory_cost_kib: int = 65_536
+    parallelism: int = 4
+
+
+# Only for the test suite (never in dev or prod): keeps thousands of hashes fast.
+TEST_ARGON2 = Argon2Parameters(time_cost=1, memory_cost_kib=1024, parallelism=1)
+
+
+@dataclass(frozen=True)
+class AuthPolicy:
+    access_token_seconds: int = 600
+    refresh_token_seconds: int = 12 * 3600  # idle limit: a refresh token unused this long dies
+    session_max_seconds: int = 7 * 24 * 3600  # absolute limit of one login session (family)
+    # Per client address, over a sliding window, for login and refresh separately.
+    address_attempts: int = 20
+    address_window_seconds: float = 60.0
+    # Per account: this many failures in a row lock it for lockout_seconds.
+    lockout_failures: int = 5
+    lockout_seconds: int = 15 * 60
+    argon2: Argon2Parameters = field(default_factory=Argon2Parameters)
+    totp_issuer: str = "secure-vote"
+    # Wall clock (seconds) for TOTP steps, lockouts and refresh expiry; tests move it.
+    # Access tokens always carry the real time, since every service checks them.
+    clock: Callable[[], float] = time.time
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> AuthPolicy:
+        if settings.mode is Mode.TEST:
+            return cls(argon2=TEST_ARGON2)
+        return cls()
