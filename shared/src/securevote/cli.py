@@ -16,6 +16,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from securevote import __version__, jobs, migrations
@@ -84,6 +85,12 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from securevote.verify import run_verify  # the protocol stack loads only when asked
+
+    return run_verify(args.record, workers=args.workers)
+
+
 def _jobs_run(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -111,6 +118,13 @@ def warn_if_dev_mode(settings: Settings) -> None:
 
 
 def _register_builtin(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    verify = subparsers.add_parser(
+        "verify", help="verify an election record completely (exit 0 only if every check passes)"
+    )
+    verify.add_argument("record", type=Path, help="the election record archive (.zip)")
+    verify.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
+    verify.set_defaults(func=_verify)
+
     services = sorted(_installed_services())
     serve = subparsers.add_parser("serve", help="run one service, as a container does")
     serve.add_argument("service", choices=services, help="one of the installed services")
