@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel
 
 from securevote import migrations
@@ -214,3 +214,31 @@ async def test_access_log_is_json_with_the_route_template_never_the_raw_path(
     assert lines[-1]["status"] == 200
     assert lines[-1]["request_id"]
     assert SECRET not in json.dumps(lines)
+
+
+async def test_upload_paths_take_larger_bodies_than_the_rest(
+    settings: Settings, serve: Any
+) -> None:
+    router = APIRouter(prefix="/api/sample")
+
+    @router.post("/files/{name}/upload")
+    async def upload(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
+
+    limited = settings.model_copy(update={"max_request_bytes": 1024, "max_upload_bytes": 8192})
+    app = create_service_app(
+        name="sample",
+        prefix="/api/sample",
+        settings=limited,
+        database=None,
+        routers=[router, _routes()],
+        title="sample",
+        upload_paths=[r"/api/sample/files/[^/]+/upload"],
+    )
+    async with serve(app) as client:
+        upload_ok = await client.post("/api/sample/files/a/upload", content=b"x" * 4096)
+        upload_too_big = await client.post("/api/sample/files/a/upload", content=b"x" * 9000)
+        other = await client.post("/api/sample/votes", content=b"x" * 4096)
+    assert upload_ok.json() == {"bytes": 4096}
+    assert upload_too_big.status_code == 413
+    assert other.status_code == 413

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     migrations_dir: Path | None = None
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    max_upload_bytes: int = Field(default=67_108_864, ge=1024)
     test_seed: str | None = None
 
     @model_validator(mode="after")

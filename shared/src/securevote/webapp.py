@@ -39,10 +39,19 @@ class RequestContextMiddleware:
     metrics name the matched route template (``/api/x/{id}``), never the raw path.
     """
 
-    def __init__(self, app: ASGIApp, *, service: str, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        service: str,
+        max_body_bytes: int,
+        upload_limits: Sequence[tuple[str, int]] = (),
+    ) -> None:
         self.app = app
         self.service = service
         self.max_body_bytes = max_body_bytes
+        # (path pattern, limit): uploads such as a voter roll may be larger than JSON bodies.
+        self.upload_limits = [(re.compile(pattern), limit) for pattern, limit in upload_limits]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,16 +77,23 @@ class RequestContextMiddleware:
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
-                await self.app(scope, self._limited(receive, headers), send_with_id)
+                limit = self._limit_for(scope.get("path", ""))
+                await self.app(scope, self._limited(receive, headers, limit), send_with_id)
             finally:
                 self._record(scope, status, time.perf_counter() - started)
 
-    def _limited(self, receive: Receive, headers: dict[bytes, bytes]) -> Receive:
+    def _limit_for(self, path: str) -> int:
+        for pattern, limit in self.upload_limits:
+            if pattern.fullmatch(path):
+                return limit
+        return self.max_body_bytes
+
+    def _limited(self, receive: Receive, headers: dict[bytes, bytes], limit: int) -> Receive:
         """A receive that raises as soon as the body is known to exceed the limit: at once
         for a declared Content-Length, or when a streamed body grows past it. Nothing of an
         oversized body is parsed."""
         declared = headers.get(b"content-length", b"0")
-        oversized = not declared.isdigit() or int(declared) > self.max_body_bytes
+        oversized = not declared.isdigit() or int(declared) > limit
         seen = 0
 
         async def receive_limited() -> Message:
@@ -87,7 +103,7 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body_bytes:
+                if seen > limit:
                     raise _too_large()
             return message
 
@@ -137,11 +153,13 @@ def create_service_app(
     database: Database | None,
     routers: Sequence[APIRouter] = (),
     title: str,
+    upload_paths: Sequence[str] = (),
 ) -> FastAPI:
     """A FastAPI app for one service, with everything services share already installed.
 
     ``database`` is shared when several services run in one process; otherwise the app opens
-    its own and closes it on shutdown.
+    its own and closes it on shutdown. ``upload_paths`` (regular expressions) may take bodies up
+    to ``max_upload_bytes`` instead of ``max_request_bytes``.
     """
     owns_database = database is None
     db = database or Database(settings)
@@ -179,6 +197,9 @@ def create_service_app(
     app.include_router(health_router())
     app.include_router(metrics.router)
     app.add_middleware(
-        RequestContextMiddleware, service=name, max_body_bytes=settings.max_request_bytes
+        RequestContextMiddleware,
+        service=name,
+        max_body_bytes=settings.max_request_bytes,
+        upload_limits=[(path, settings.max_upload_bytes) for path in upload_paths],
     )
     return app
