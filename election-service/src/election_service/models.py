@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -97,6 +98,10 @@ class Election(Base):
     trustee_count: Mapped[int | None] = mapped_column(Integer)
     threshold: Mapped[int | None] = mapped_column(Integer)
     joint_public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Fixed at freezing: {"manifest", "trustees", "threshold"} as securevote.record's
+    # context_from_documents takes them, and the election hash (hex) they give.
+    context_document: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    election_hash: Mapped[str | None] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -133,7 +133,7 @@ def _register_builtin(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     serve.set_defaults(func=_serve)
 
     migrate = subparsers.add_parser("migrate", help="bring the database schema up to date")
-    migrate.add_argument("--revision", default="head", help="upgrade to this revision")
+    migrate.add_argument("--revision", default="heads", help="upgrade to this revision")
     migrate.add_argument("--down", metavar="REVISION", help="downgrade to this revision instead")
     migrate.set_defaults(func=_migrate)
 

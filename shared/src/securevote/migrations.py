@@ -1,5 +1,8 @@
 """Run and inspect the one Alembic history under ``database/migrations``.
 
+The history may have several heads while branches developed in parallel have not been merged
+yet; "the revision" of a database is then its heads, sorted and joined with "+".
+
 Alembic's command API is synchronous and starts its own event loop in ``env.py``; call these
 functions from synchronous code, or through ``asyncio.to_thread`` from a running loop.
 """
@@ -23,7 +26,7 @@ def alembic_config(settings: Settings) -> Config:
     return config
 
 
-def upgrade(settings: Settings, revision: str = "head") -> None:
+def upgrade(settings: Settings, revision: str = "heads") -> None:
     command.upgrade(alembic_config(settings), revision)
 
 
@@ -32,7 +35,8 @@ def downgrade(settings: Settings, revision: str) -> None:
 
 
 def head_revision(settings: Settings) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(settings)).get_current_head()
+    heads = ScriptDirectory.from_config(alembic_config(settings)).get_heads()
+    return "+".join(sorted(heads)) or None
 
 
 async def current_revision(database: Database) -> str | None:
@@ -42,4 +46,4 @@ async def current_revision(database: Database) -> str | None:
             result = await connection.execute(text("SELECT version_num FROM alembic_version"))
         except DBAPIError:
             return None
-        return result.scalar_one_or_none()
+        return "+".join(sorted(result.scalars())) or None
