@@ -8,7 +8,7 @@ SERVICES := auth election voting results frontend
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install up test test-fast lint format requirements check-requirements bench clean
+.PHONY: help install up test lint format requirements check-requirements bench validate-deploy clean
 
 help:
 	@echo "make up          run all five services in one process on http://$(HOST):$(PORT)/"
@@ -16,6 +16,7 @@ help:
 	@echo "make lint        ruff, mypy --strict on shared/, requirements up to date"
 	@echo "make bench       run the benchmarks (they print figures)"
 	@echo "make requirements  export each service's pinned requirements.txt from uv.lock"
+	@echo "make validate-deploy  offline validators: images, compose, Kubernetes, CI, monitoring"
 
 .venv/.installed: uv.lock pyproject.toml */pyproject.toml
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -55,6 +56,10 @@ bench: install
 	@for script in benchmarks/*_bench.py; do \
 		echo "== $$script"; $(UV) run --frozen python $$script || exit 1; \
 	done
+
+# Installs its own tools (PyPI, npm, Debian) into git-ignored deploy/tools/ folders.
+validate-deploy: install
+	bash deploy/validate.sh
 
 clean:
 	rm -rf .venv var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -83,3 +83,12 @@ def test_a_deterministic_seed_needs_test_mode() -> None:
     with pytest.raises(ConfigurationError, match="needs TEST_MODE"):
         Settings(test_seed="fixed")
     assert Settings(test_mode=True, test_seed="fixed").test_seed == "fixed"
+
+
+def test_an_empty_secret_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECUREVOTE_SECRET_KEY", "")
+    assert Settings().secret_key is None
+    assert Settings().secret_key_bytes == DEV_SECRET_KEY.encode()
+    monkeypatch.setenv("SECUREVOTE_MODE", "prod")
+    with pytest.raises(ConfigurationError, match="SECUREVOTE_SECRET_KEY is not set"):
+        Settings(jwt_signing_seed=STRONG_SEED)

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Built-in development secrets. They are public (they are in this file), so prod refuses them.
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789abcdef"  # noqa: S105
 DEV_JWT_SEED = "ZGV2LWluc2VjdXJlLWp3dC1zZWVkLWNoYW5nZS1tZSE="
+DEV_BOARD_SEED = "ZGV2LWluc2VjdXJlLWJvYXJkLXNlZWQtY2hhbmdlISE="  # noqa: S105
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/securevote.db"
 
@@ -55,11 +57,29 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     jwt_signing_seed: SecretStr | None = None
     jwt_public_keys: str | None = None
+    board_signing_seed: SecretStr | None = None
     log_level: str = "INFO"
     migrations_dir: Path | None = None
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
     max_upload_bytes: int = Field(default=67_108_864, ge=1024)
     test_seed: str | None = None
+    # Voter access (auth service): Redis for limits shared by replicas, invitation mail.
+    redis_url: str | None = Field(default=None, validation_alias=_env("REDIS_URL"))
+    public_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s?#]+$")
+    voter_cookie_secure: bool = True
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    mail_from: str = "secure-vote <no-reply@localhost>"
+
+    @field_validator("secret_key", "jwt_signing_seed", "jwt_public_keys", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """An empty variable (``SECUREVOTE_SECRET_KEY=``) means "not set", never "empty key"."""
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -75,6 +95,11 @@ class Settings(BaseSettings):
                 problems.append(f"SECUREVOTE_{name.upper()} is not set")
             elif value.get_secret_value() == dev_value:
                 problems.append(f"SECUREVOTE_{name.upper()} is the public development value")
+        # Only the voting service signs with the board key: it refuses a missing seed itself
+        # (voting_service.board); every process refuses the public development value.
+        board = self.board_signing_seed.get_secret_value() if self.board_signing_seed else ""
+        if board == DEV_BOARD_SEED:
+            problems.append("SECUREVOTE_BOARD_SIGNING_SEED is the public development value")
         key = self.secret_key.get_secret_value() if self.secret_key else ""
         if key and key != DEV_SECRET_KEY and len(key) < 32:
             problems.append("SECUREVOTE_SECRET_KEY must be at least 32 characters")
