@@ -527,10 +527,26 @@ def reveal_choices(
 # --- Tally --------------------------------------------------------------------------------
 
 
+def counted_board_indexes(credentials: Sequence[str]) -> list[int]:
+    """The board indexes that count: the last ballot of each credential (docs/protocol.md §8).
+
+    In an election with re-voting a later ballot supersedes the earlier ones of the same
+    credential; without it the board holds one ballot per credential and all of them count.
+    """
+    last = {credential: index for index, credential in enumerate(credentials)}
+    return sorted(last.values())
+
+
+def counted_ballots(ballots: Sequence[EncryptedBallot]) -> list[EncryptedBallot]:
+    """The ballots of a board (in board order) that count: see `counted_board_indexes`."""
+    return [ballots[i] for i in counted_board_indexes([b.credential for b in ballots])]
+
+
 def aggregate_ballots(
     ballots: Iterable[EncryptedBallot], manifest: Manifest
 ) -> dict[tuple[str, str], Ciphertext]:
-    """Homomorphic per-option sums, keyed by (question id, option id).  Ballots must be valid."""
+    """Homomorphic per-option sums, keyed by (question id, option id).  Ballots must be valid
+    and must be the counted ones (`counted_ballots`)."""
     totals = {(q.id, o): ZERO_CIPHERTEXT for q in manifest.questions for o in q.option_ids}
     for ballot in ballots:
         for question in ballot.questions:

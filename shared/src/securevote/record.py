@@ -30,6 +30,7 @@ from securevote.ballots import (
     ElectionContext,
     EncryptedBallot,
     Manifest,
+    counted_ballots,
 )
 from securevote.crypto.elgamal import Ciphertext, discrete_log
 from securevote.crypto.hashing import canonical_json
@@ -241,7 +242,7 @@ def build_record(
         spoiled=[s.to_json() for s in spoiled],
         aggregate=aggregate_document(aggregate),
         shares=shares_document(shares),
-        results=results_document(context, counts, len(ballots)),
+        results=results_document(context, counts, len(counted_ballots(ballots))),
         ballots=[b.to_json() for b in ballots],
     )
 

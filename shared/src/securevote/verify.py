@@ -28,6 +28,7 @@ from securevote.ballots import (
     EncryptedBallot,
     Manifest,
     ballot_problems,
+    counted_board_indexes,
     spoiled_ballot_problems,
     tally_label,
 )
@@ -358,6 +359,39 @@ def _check_spoiled(
     report.record("spoiled", problems, f"{len(record.spoiled)} audited ballots open correctly")
 
 
+def _check_board_uniqueness(report: Report, scan: _BoardScan) -> set[int]:
+    """No ballot twice on the board; the board indexes superseded by a later ballot of the same
+    credential (re-voting: only the last ballot of a credential counts, §8)."""
+    duplicates = len(scan.trackers) - len(set(scan.trackers))
+    counted = set(counted_board_indexes(scan.credentials))
+    superseded = set(range(len(scan.credentials))) - counted
+    report.record(
+        "board.credentials",
+        [f"{duplicates} ballot(s) appear more than once on the board"] if duplicates else [],
+        f"{len(counted)} ballots count; {len(superseded)} superseded by a later ballot",
+    )
+    return superseded
+
+
+def _remove_superseded(path: Path, scan: _BoardScan, superseded: set[int]) -> None:
+    """Take the superseded ballots back out of the board sums (they are rare: one extra read
+    of the board, parsing only those lines)."""
+    if not superseded:
+        return
+    for index, line in enumerate(iter_ballot_lines(path)):
+        if index not in superseded:
+            continue
+        try:
+            ballot = EncryptedBallot.from_json(json.loads(line))
+        except (BallotError, ValueError, RecursionError):
+            continue  # already reported by board.ballots
+        for question in ballot.questions:
+            for selection in question.selections:
+                key = (question.question_id, selection.option_id)
+                pad, data = scan.sums.get(key, (IDENTITY, IDENTITY))
+                scan.sums[key] = (pad - selection.ciphertext.pad, data - selection.ciphertext.data)
+
+
 def _option_keys(manifest: Manifest) -> list[OptionKey]:
     return [(q.id, o) for q in manifest.questions for o in q.option_ids]
 
@@ -383,8 +417,10 @@ def _check_aggregate(
     for key in keys:
         pad, data = scan.sums.get(key, (IDENTITY, IDENTITY))
         if aggregate[key] != Ciphertext(pad, data):
-            problems.append(f"{key[0]}/{key[1]}: not the sum of the board's ballots")
-    report.record("tally.aggregate", problems, "equals the homomorphic sum of the board")
+            problems.append(f"{key[0]}/{key[1]}: not the sum of the board's counted ballots")
+    report.record(
+        "tally.aggregate", problems, "equals the homomorphic sum of the board's counted ballots"
+    )
     return aggregate
 
 
@@ -461,7 +497,7 @@ def _check_results(
         report.record("results", ["options differ from the manifest's"])
         return
     if ballots != ballot_count:
-        problems.append(f"claims {ballots} ballots, the board has {ballot_count}")
+        problems.append(f"claims {ballots} ballots, the board has {ballot_count} that count")
     for key, ciphertext in aggregate.items():
         count = counts[key]
         name = f"{key[0]}/{key[1]}"
@@ -502,21 +538,17 @@ def verify_record(path: str | Path, *, workers: int | None = None) -> Report:
     except (OSError, RecordError) as error:
         report.record("board.ballots", [f"unreadable: {error}"])
         return report
-    count = len(scan.trackers)
-    report.record("board.ballots", scan.problems, f"{count} ballots, all proofs valid")
-    duplicates = len(scan.credentials) - len(set(scan.credentials))
-    report.record(
-        "board.credentials",
-        [f"{duplicates} credential(s) cast more than one ballot"] if duplicates else [],
-        "one ballot per credential",
-    )
+    report.record("board.ballots", scan.problems, f"{len(scan.trackers)} ballots, all proofs valid")
+    superseded = _check_board_uniqueness(report, scan)
     _check_heads(record, report, scan.trackers, context.election_hash, board_key)
     _check_spoiled(record, report, context, set(scan.trackers))
+    _remove_superseded(path, scan, superseded)
     aggregate = _check_aggregate(record, report, context.manifest, scan)
     if aggregate is None:
         return report
     shares = _check_shares(record, report, context, aggregate)
-    _check_results(record, report, context, aggregate, shares, count)
+    counted = len(scan.trackers) - len(superseded)
+    _check_results(record, report, context, aggregate, shares, counted)
     return report
 
 

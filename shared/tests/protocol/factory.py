@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from securevote.ballots import (
@@ -10,6 +11,7 @@ from securevote.ballots import (
     OptionDefinition,
     QuestionDefinition,
     aggregate_ballots,
+    counted_ballots,
     encrypt_ballot,
     tally_label,
 )
@@ -95,8 +97,12 @@ def make_record(
     *,
     spoil: int = 1,
     trustees: tuple[int, ...] = (1, 2, 3),
+    revotes: Sequence[tuple[int, dict[str, list[str]]]] = (),
 ) -> HonestRecord:
-    """Run a whole small election: cast `votes`, spoil some, tally with `trustees`."""
+    """Run a whole small election: cast `votes`, spoil some, tally with `trustees`.
+
+    `revotes` are (voter number, choices) cast after everyone else, superseding that voter's
+    first ballot (an election with re-voting)."""
     context = election.context
     key, eh = context.joint_key, context.election_hash
     ballots = [
@@ -107,7 +113,7 @@ def make_record(
             credential=f"voter-{i}",
             choices=choice,
         )[0]
-        for i, choice in enumerate(votes)
+        for i, choice in [*enumerate(votes), *revotes]
     ]
     spoiled = []
     for i in range(spoil):
@@ -136,7 +142,7 @@ def make_record(
         proof = tree.consistency_proof(previous, size) if heads else None
         heads.append((head, proof))
         previous = size
-    aggregate = aggregate_ballots(ballots, context.manifest)
+    aggregate = aggregate_ballots(counted_ballots(ballots), context.manifest)
     shares = {
         t: {
             k: compute_decryption_share(

@@ -8,11 +8,17 @@ from typing import Any
 
 import pytest
 
-from securevote.ballots import encrypt_ballot
+from securevote.ballots import EncryptedBallot, aggregate_ballots, encrypt_ballot
 from securevote.cli import main as securevote_main
 from securevote.crypto.group import GENERATOR, Point
 from securevote.crypto.merkle import MerkleTree, sign_tree_head
-from securevote.record import ElectionRecord, context_from_documents, read_record, write_record
+from securevote.record import (
+    ElectionRecord,
+    aggregate_document,
+    context_from_documents,
+    read_record,
+    write_record,
+)
 from securevote.verify import verify_record
 
 from .factory import Election, HonestRecord, make_record
@@ -188,6 +194,42 @@ def test_honest_record_accepted(honest: HonestRecord, tmp_path: Path) -> None:
     again = tmp_path / "again.zip"
     write_record(again, read_record(path))
     assert again.read_bytes() == path.read_bytes()
+
+
+def test_a_revote_supersedes_the_earlier_ballot(election: Election, tmp_path: Path) -> None:
+    """Re-voting: both ballots stay on the board, only the last of a credential counts."""
+    from .factory import VOTES
+
+    final = {"chair": ["o3"], "board": ["o4"], "motions": ["o2"]}
+    honest = make_record(election, VOTES[:3], spoil=0, revotes=[(0, final)])
+    path = tmp_path / "record.zip"
+    write_record(path, honest.record)
+    report = verify_record(path, workers=1)
+    assert report.ok, report.render()
+    assert "3 ballots count; 1 superseded" in report.render()
+    counts = {
+        (q["question"], o["option"]): o["count"]
+        for q in honest.record.results["questions"]
+        for o in q["options"]
+    }
+    assert honest.record.results["ballots"] == 3
+    assert counts[("chair", "o3")] == 1  # voter 0's final choice
+    assert counts[("chair", "o1")] == 1  # voter 2; voter 0's first choice no longer counts
+
+
+def test_counting_a_superseded_ballot_is_caught(election: Election, tmp_path: Path) -> None:
+    from .factory import VOTES
+
+    final = {"chair": ["o3"], "board": ["o4"], "motions": ["o2"]}
+    honest = make_record(election, VOTES[:3], spoil=0, revotes=[(0, final)])
+    ballots = [EncryptedBallot.from_json(b) for b in honest.record.ballots]
+    honest.record.aggregate = aggregate_document(
+        aggregate_ballots(ballots, honest.election.context.manifest)
+    )
+    path = tmp_path / "record.zip"
+    write_record(path, honest.record)
+    report = verify_record(path, workers=1)
+    assert "tally.aggregate" in {check.name for check in report.failures}
 
 
 def test_threshold_subset_record_accepted(election: Election, tmp_path: Path) -> None:
