@@ -92,3 +92,16 @@ def test_an_empty_secret_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECUREVOTE_MODE", "prod")
     with pytest.raises(ConfigurationError, match="SECUREVOTE_SECRET_KEY is not set"):
         Settings(jwt_signing_seed=STRONG_SEED)
+
+
+def test_service_urls_come_as_name_equals_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "SECUREVOTE_SERVICE_URLS", "election=http://election:8000/, voting=https://v.example.org"
+    )
+    assert Settings().service_urls == {
+        "election": "http://election:8000",
+        "voting": "https://v.example.org",
+    }
+    monkeypatch.setenv("SECUREVOTE_SERVICE_URLS", "election=ftp://x")
+    with pytest.raises(ConfigurationError, match="SERVICE_URLS"):
+        Settings()

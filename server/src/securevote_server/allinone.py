@@ -19,6 +19,7 @@ from auth_service.app import create_app as create_auth_app
 from election_service.app import create_app as create_election_app
 from frontend_service.app import create_app as create_frontend_app
 from results_service.app import create_app as create_results_app
+from securevote.clients import register_peers
 from securevote.config import Settings
 from securevote.db import Database
 from securevote.jobs import installed_jobs, run_forever
@@ -49,6 +50,7 @@ class AllInOne:
             name: factory(settings, database=self.database)
             for name, factory in SERVICE_FACTORIES.items()
         }
+        register_peers(self.apps)
         self.routes = [(prefix, self.apps[name]) for name, prefix in API_PREFIXES.items()]
         self.default = self.apps["frontend"]
 

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Built-in development secrets. They are public (they are in this file), so prod refuses them.
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789abcdef"  # noqa: S105
 DEV_JWT_SEED = "ZGV2LWluc2VjdXJlLWp3dC1zZWVkLWNoYW5nZS1tZSE="
-DEV_BOARD_SEED = "ZGV2LWluc2VjdXJlLWJvYXJkLXNlZWQtY2hhbmdlISE="  # noqa: S105
+DEV_BOARD_SEED = "ZGV2LWluc2VjdXJlLWJvYXJkLXNlZWQtY2hhbmdlISE="
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/securevote.db"
 
@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
     max_upload_bytes: int = Field(default=67_108_864, ge=1024)
     test_seed: str | None = None
+    # NoDecode: the environment gives "name=url,…", not JSON; parsed below.
+    service_urls: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     # Voter access (auth service): Redis for limits shared by replicas, invitation mail.
     redis_url: str | None = Field(default=None, validation_alias=_env("REDIS_URL"))
     public_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s?#]+$")
@@ -74,6 +76,22 @@ class Settings(BaseSettings):
     smtp_security: Literal["starttls", "tls", "none"] = "starttls"
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
     mail_from: str = "secure-vote <no-reply@localhost>"
+
+    @field_validator("service_urls", mode="before")
+    @classmethod
+    def _parse_service_urls(cls, value: object) -> object:
+        """``name=url,name=url`` from the environment (a mapping is taken as it is)."""
+        if not isinstance(value, str):
+            return value
+        urls = {}
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            name, _, url = item.partition("=")
+            if not name or not url.startswith(("http://", "https://")):
+                raise ConfigurationError(
+                    "SECUREVOTE_SERVICE_URLS is name=http(s)://host:port, comma separated"
+                )
+            urls[name.strip()] = url.strip().rstrip("/")
+        return urls
 
     @field_validator("secret_key", "jwt_signing_seed", "jwt_public_keys", mode="before")
     @classmethod
