@@ -8,7 +8,7 @@ SERVICES := auth election voting results frontend
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install up test lint format requirements check-requirements bench validate-deploy clean
+.PHONY: help install up test lint format requirements check-requirements bench validate-deploy js clean
 
 help:
 	@echo "make up          run all five services in one process on http://$(HOST):$(PORT)/"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench       run the benchmarks (they print figures)"
 	@echo "make requirements  export each service's pinned requirements.txt from uv.lock"
 	@echo "make validate-deploy  offline validators: images, compose, Kubernetes, CI, monitoring"
+	@echo "make js          rebuild the browser crypto bundle (frontend-service/js)"
 
 .venv/.installed: uv.lock pyproject.toml */pyproject.toml
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -56,6 +57,10 @@ bench: install
 	@for script in benchmarks/*_bench.py; do \
 		echo "== $$script"; $(UV) run --frozen python $$script || exit 1; \
 	done
+
+# The browser crypto bundle, rebuilt reproducibly from frontend-service/js/package-lock.json.
+js:
+	frontend-service/js/build.sh
 
 # Installs its own tools (PyPI, npm, Debian) into git-ignored deploy/tools/ folders.
 validate-deploy: install

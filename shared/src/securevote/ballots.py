@@ -355,6 +355,8 @@ def encrypt_ballot(
     Keep the seed secret for a cast ballot; reveal it (with the choices) to spoil/audit one.
     """
     _validate_choices(manifest, choices)
+    if public_key.is_identity():
+        raise BallotError("the election key is the identity: encryption would reveal the vote")
     if seed is None:
         seed = secrets.token_bytes(SEED_BYTES)
     if len(seed) != SEED_BYTES:
@@ -385,6 +387,8 @@ def encrypt_ballot(
             )
             selections.append(EncryptedSelection(option_id, ciphertext, proof))
         range_proof = None
+        if total_nonce.is_zero():  # probability 2**-252; the range proof would have no pad
+            raise BallotError("degenerate seed")
         if question.needs_range_proof:
             range_proof = prove_encrypts_one_of(
                 ciphertext=add_all(s.ciphertext for s in selections),

@@ -310,3 +310,20 @@ def test_any_single_character_change_is_rejected(election: Election, data: st.Da
     except (BallotError, ValueError):
         return
     assert _problems(election, parsed, "voter-1") != []
+
+
+def test_encryption_refuses_the_identity_as_election_key() -> None:
+    from securevote.ballots import BallotError, encrypt_ballot
+    from securevote.crypto.group import IDENTITY
+
+    from .factory import make_manifest
+
+    manifest = make_manifest()
+    with pytest.raises(BallotError, match="identity"):
+        encrypt_ballot(
+            manifest=manifest,
+            public_key=IDENTITY,
+            election_hash=bytes(32),
+            credential="voter-1",
+            choices={"chair": ["o1"], "board": [], "motions": []},
+        )
