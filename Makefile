@@ -29,7 +29,10 @@ install: .venv/.installed
 up: install
 	$(UV) run --frozen securevote up --host $(HOST) --port $(PORT)
 
+# The browser crypto's own tests (node --test) first, then every Python test; pytest's summary
+# is the last thing printed.
 test: install
+	cd frontend-service/js && npm ci --no-audit --no-fund --silent && npm test --silent
 	$(UV) run --frozen pytest
 
 lint: install check-requirements
