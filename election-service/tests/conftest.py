@@ -11,7 +11,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from election_service import service
 from election_service.app import create_app
 from securevote.auth import signer_from_settings
 from securevote.config import Settings
@@ -19,7 +18,6 @@ from securevote.db import Database
 
 ORG = "org-main"
 OTHER_ORG = "org-other"
-JOINT_KEY = bytes(range(32))
 
 
 @pytest.fixture
@@ -124,19 +122,20 @@ class Builder:
         assert response.status_code == 200, response.text
         return dict(response.json())
 
-    async def joint_key(self, election_id: str) -> None:
-        async with self.database.session() as session:
-            await service.set_joint_public_key(
-                session,
-                organisation_id=ORG,
-                election_id=election_id,
-                actor="system:key-ceremony",
-                public_key=JOINT_KEY,
-                now=datetime.now(UTC),
-            )
+    async def joint_key(self, election_id: str, *, complete: bool = True) -> str:
+        """The quickest complete key ceremony: the demo server trustee (n = k = 1). Real
+        trustees: ``ceremony_helpers.run_ceremony``. Returns the joint key (hex)."""
+        response = await self.client.put(
+            f"/api/elections/{election_id}/trustees",
+            json={"server_trustee": True},
+            headers=self.headers,
+        )
+        assert response.status_code == 200, response.text
+        assert (response.json()["status"] == "complete") is complete, response.text
+        return str(response.json()["joint_public_key"])
 
     async def ready(self, **overrides: Any) -> str:
-        """A draft election with everything a freeze needs."""
+        """A draft election with everything a freeze needs (a server-trustee ceremony)."""
         election_id = str((await self.election(**overrides))["id"])
         await self.question(election_id)
         await self.voters(election_id, roll_csv(5))

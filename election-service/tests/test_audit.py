@@ -61,7 +61,9 @@ async def test_a_session_of_actions_leaves_an_intact_chain_without_personal_data
         ("roll.import", "success"),
         ("roll.remove_voter", "success"),
         ("election.freeze", "failure"),
-        ("election.set_joint_public_key", "success"),
+        ("ceremony.set_trustees", "success"),
+        ("ceremony.server_trustee", "success"),
+        ("ceremony.complete", "success"),
         ("election.freeze", "success"),
         ("election.open", "success"),
         ("election.close", "success"),
@@ -72,9 +74,13 @@ async def test_a_session_of_actions_leaves_an_intact_chain_without_personal_data
         "admin:admin-1",
         "admin:admin-42",
         "system:key-ceremony",
+        "system:server-trustee",
     } == set()
     assert entries[4].details == {"rows": 3, "imported": 2, "rejected": 1}
-    assert entries[6].details["missing"] == ["joint public key not set"]
+    assert entries[6].details["missing"] == [
+        "trustees not named (0 of 3)",
+        "joint public key not set",
+    ]
     assert entries[1].details == {"fields": ["description"]}
 
     written = json.dumps([{"details": e.details, "target": e.target} for e in entries])

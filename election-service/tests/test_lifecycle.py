@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from election_service import service
+from election_service import ceremony, service
 from election_service.errors import NotEditable, TransitionRefused
 from election_service.lifecycle import transition
 from securevote.db import Database
@@ -69,13 +69,18 @@ async def test_question_guards(client: httpx.AsyncClient, build: Builder, token:
         },
     )
     await build.voters(election_id, roll_csv(2))
-    await build.joint_key(election_id)
+    # The questions do not make a manifest, so not even the server trustee can make a key.
+    await build.joint_key(election_id, complete=False)
     response = await _post(client, election_id, "freeze", token("owner"))
     assert response.status_code == 409
     assert response.json()["missing"] == [
         "question 2 has fewer than 2 options",
         "question 3 has fewer options than its minimum (3)",
         "question 3 allows more selections (4) than options",
+        "key ceremony not complete (registering): The server trustee's key is generated once "
+        "the questions are complete (need min_selections <= max_selections <= number of "
+        "options): restart the ceremony.",
+        "joint public key not set",
     ]
 
 
@@ -118,7 +123,9 @@ async def test_the_full_lifecycle(
     frozen = await _post(client, election_id, "freeze", owner)
     assert frozen.status_code == 200 and frozen.json()["state"] == "frozen"
     assert frozen.json()["frozen_at"] is not None
-    assert frozen.json()["joint_public_key"] == bytes(range(32)).hex()
+    assert frozen.json()["joint_public_key"] is not None
+    assert frozen.json()["server_trustee"] is True
+    assert frozen.json()["election_hash"] is not None
     assert (await _post(client, election_id, "close", owner)).json()["state"] == "frozen"
     opened = await _post(client, election_id, "open", owner)
     assert opened.json()["state"] == "open" and opened.json()["opened_at"]
@@ -181,12 +188,12 @@ async def test_nothing_that_defines_the_election_changes_after_freezing(
         assert response.json()["state"] == "frozen"
     async with app.state.database.session() as session:
         with pytest.raises(NotEditable):
-            await service.set_joint_public_key(
+            await ceremony.restart(
                 session,
                 organisation_id=ORG,
                 election_id=election_id,
                 actor="x",
-                public_key=bytes(32),
+                server_secret=b"x" * 32,
                 now=datetime.now(UTC),
             )
     after = (await client.get(f"/api/elections/{election_id}", headers=owner)).json()
@@ -241,9 +248,11 @@ async def test_a_change_racing_a_freeze_is_either_in_or_refused(
         client.post(f"/api/elections/{election_id}/questions", json=QUESTION, headers=owner),
         _post(client, election_id, "freeze", owner),
     )
-    assert freeze.status_code == 200
-    questions = freeze.json()["questions"]
+    # The key ceremony is bound to the questions: if the change got in first, the freeze is
+    # refused (the ceremony is for the older questions); otherwise the change is refused.
     if add.status_code == 201:
-        assert len(questions) == 2
+        assert freeze.status_code == 409
+        assert freeze.json()["missing"] == ["key ceremony is for an older version of the questions"]
     else:
-        assert add.status_code == 409 and len(questions) == 1
+        assert add.status_code == 409 and freeze.status_code == 200
+        assert len(freeze.json()["questions"]) == 1

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from election_service import roll
 from election_service.app import create_app
 from election_service.models import Voter
-from election_service.roll_secret import secret_digest
 from securevote.config import Settings
+from securevote.roll_secret import secret_digest
 
 from .conftest import Builder, roll_csv
 

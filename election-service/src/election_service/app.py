@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from election_service.api.errors import install_election_error_handlers
-from election_service.api.routes import elections, lifecycle, questions, voters
+from election_service.api.routes import ceremony, elections, lifecycle, questions, voters
 from securevote.config import Settings, load_settings
 from securevote.db import Database
 from securevote.webapp import create_service_app
@@ -22,7 +22,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         database=database,
         # The lifecycle and roll routes come before the generic /{election_id} ones only
         # for readability; their paths never collide.
-        routers=[elections.router, questions.router, voters.router, lifecycle.router],
+        routers=[
+            elections.router,
+            questions.router,
+            voters.router,
+            lifecycle.router,
+            ceremony.router,
+        ],
         title="secure-vote election service",
         upload_paths=[rf"{PREFIX}/[^/]+/voters/import"],
     )

@@ -15,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
-from election_service.roll_secret import normalise_date_of_birth
+from securevote.roll_secret import normalise_date_of_birth
 
 DELIMITERS = (",", ";", "\t")
 COLUMNS = ("email", "name", "external_id", "date_of_birth")

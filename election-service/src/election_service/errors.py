@@ -39,3 +39,7 @@ class InvalidInput(ElectionError):
 
 class Conflict(ElectionError):
     """A concurrent change won (a unique constraint refused this one); retrying may work."""
+
+
+class Forbidden(ElectionError):
+    """The caller may see the election but not do this (e.g. act as another trustee)."""

@@ -4,6 +4,10 @@ Each transition happens exactly once, enforced by the database: the election row
 the guards are checked, and the state changes with ``UPDATE … WHERE state = <expected>``
 whose row count must be 1. A second, concurrent attempt finds the new state and is refused.
 A transition that is not ready is refused with the list of what is missing.
+
+Freezing needs a complete key ceremony for the current questions, and stores the election
+context (manifest, trustees with their commitments, threshold) and the election hash in the
+same UPDATE that changes the state.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from election_service import ceremony
 from election_service.access import SERVICE, election_target
 from election_service.errors import NotFound, TransitionRefused
 from election_service.models import Election, Option, Question, Voter
@@ -89,6 +94,7 @@ async def freeze_missing(session: AsyncSession, election: Election, *, now: date
         )
     if election.trustee_count is None or election.threshold is None:
         missing.append("trustees not chosen (trustee_count and threshold)")
+    missing += await ceremony.freeze_missing(session, election)
     if election.joint_public_key is None:
         missing.append("joint public key not set")
     if election.closes_at <= now:
@@ -158,10 +164,16 @@ async def transition(
         raise TransitionRefused(
             f"The election cannot {name} yet.", state=election.state, missing=missing
         )
+    values: dict[str, Any] = {"state": step.target, step.timestamp_column: now, "updated_at": now}
+    if name == "freeze":
+        # Fixed in the same UPDATE that leaves the draft state (the triggers allow it then).
+        document, election_hash = await ceremony.frozen_context(session, election)
+        values.update(context_document=document, election_hash=election_hash)
+        details = {**(details or {}), "election_hash": election_hash}
     result = await session.execute(
         update(Election)
         .where(Election.id == election_id, Election.state == step.source)
-        .values({"state": step.target, step.timestamp_column: now, "updated_at": now})
+        .values(values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]

@@ -1,4 +1,5 @@
-"""The tables the election service owns: elections, questions, options and the voter roll.
+"""The tables the election service owns: elections, questions, options, the voter roll, and
+the key ceremony (named trustees, their steps, encrypted shares, complaints).
 
 Voters' personal data (email, name, external id) lives only here. The roll secret (a date of
 birth) is never stored, only an HMAC of its normalised form (see ``roll_secret``).
@@ -26,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 from securevote.db import Base
@@ -98,6 +100,8 @@ class Election(Base):
     trustee_count: Mapped[int | None] = mapped_column(Integer)
     threshold: Mapped[int | None] = mapped_column(Integer)
     joint_public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Demo mode: the server is the single trustee (n = k = 1) and holds its key share.
+    server_trustee: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Fixed at freezing: {"manifest", "trustees", "threshold"} as securevote.record's
     # context_from_documents takes them, and the election hash (hex) they give.
     context_document: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -179,3 +183,119 @@ class Voter(Base):
     external_id: Mapped[str | None] = mapped_column(String(100))
     secret_digest: Mapped[str | None] = mapped_column(String(64))
     credential: Mapped[str] = mapped_column(String(64))
+
+
+# --- Key ceremony (docs/protocol.md §4; election_service.ceremony) -------------------------
+
+CEREMONY_STEPS = ("register", "deal", "verify")
+COMPLAINT_RESOLUTIONS = ("answered", "disqualified")
+
+
+class CeremonyTrustee(Base):
+    """Trustee ``trustee_index`` (1..n, the order named) of an election: an account of the
+    organisation with the trustee role (``account_id`` is None only for the server trustee)."""
+
+    __tablename__ = "ceremony_trustees"
+    __table_args__ = (
+        UniqueConstraint("election_id", "account_id"),
+        CheckConstraint("trustee_index >= 1", name="trustee_index"),
+    )
+
+    election_id: Mapped[str] = mapped_column(
+        ForeignKey("elections.id", ondelete="CASCADE"), primary_key=True
+    )
+    trustee_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    account_id: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class KeyCeremony(Base):
+    """The current attempt of an election's key ceremony. ``ceremony_id`` changes whenever it
+    is reset; ``manifest`` is the manifest the parameters were fixed with (at the first
+    dealing), ``completed_at`` is set once the joint key is known."""
+
+    __tablename__ = "key_ceremonies"
+
+    election_id: Mapped[str] = mapped_column(
+        ForeignKey("elections.id", ondelete="CASCADE"), primary_key=True
+    )
+    ceremony_id: Mapped[str] = mapped_column(String(36))
+    manifest: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    manifest_hash: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CeremonyStep(Base):
+    """One step of one trustee, at most once (the unique constraint): ``register`` (its box
+    public key), ``deal`` (its commitment), ``verify`` (ok, or the senders it accuses)."""
+
+    __tablename__ = "ceremony_steps"
+    __table_args__ = (
+        UniqueConstraint("election_id", "trustee_index", "step"),
+        CheckConstraint(
+            "step IN (" + ", ".join(f"'{s}'" for s in CEREMONY_STEPS) + ")", name="step"
+        ),
+    )
+
+    # SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    election_id: Mapped[str] = mapped_column(ForeignKey("elections.id", ondelete="CASCADE"))
+    trustee_index: Mapped[int] = mapped_column(Integer)
+    step: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CeremonyShare(Base):
+    """The sealed box with f_sender(recipient), readable only by the recipient."""
+
+    __tablename__ = "ceremony_shares"
+
+    election_id: Mapped[str] = mapped_column(
+        ForeignKey("elections.id", ondelete="CASCADE"), primary_key=True
+    )
+    sender: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    recipient: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sealed_box: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CeremonyComplaint(Base):
+    """``accuser`` found ``accused``'s share bad. The accused answers by revealing the share
+    (public, protocol §4.3): ``answered`` if it matches its commitments, else
+    ``disqualified``."""
+
+    __tablename__ = "ceremony_complaints"
+    __table_args__ = (
+        CheckConstraint(
+            "resolution IS NULL OR resolution IN ("
+            + ", ".join(f"'{r}'" for r in COMPLAINT_RESOLUTIONS)
+            + ")",
+            name="resolution",
+        ),
+    )
+
+    election_id: Mapped[str] = mapped_column(
+        ForeignKey("elections.id", ondelete="CASCADE"), primary_key=True
+    )
+    accuser: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    accused: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    reason: Mapped[str] = mapped_column(String(100))
+    revealed_share: Mapped[str | None] = mapped_column(String(64))
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ServerTrusteeKey(Base):
+    """Demo mode only: the server trustee's KeyShare, encrypted with XChaCha20-Poly1305 under
+    a key derived from the server secret (``election_service.server_trustee``)."""
+
+    __tablename__ = "server_trustee_keys"
+
+    election_id: Mapped[str] = mapped_column(
+        ForeignKey("elections.id", ondelete="CASCADE"), primary_key=True
+    )
+    ceremony_id: Mapped[str] = mapped_column(String(36))
+    sealed_key_share: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -22,8 +22,8 @@ from election_service.access import SERVICE, election_for_change, election_targe
 from election_service.csv_roll import ParsedRoll, RowError, parse_roll
 from election_service.errors import Conflict, NotFound
 from election_service.models import Voter
-from election_service.roll_secret import secret_digest
 from securevote import audit
+from securevote.roll_secret import secret_digest
 
 INSERT_BATCH = 5_000
 LOOKUP_BATCH = 1_000

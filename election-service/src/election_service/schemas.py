@@ -7,7 +7,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import (
@@ -224,6 +224,10 @@ class ElectionOut(BaseModel):
     trustee_count: int | None
     threshold: int | None
     joint_public_key: str | None = Field(description="hex, once the key ceremony is done")
+    server_trustee: bool = Field(
+        description="demo mode: the server is the only trustee and holds the key share"
+    )
+    election_hash: str | None = Field(description="hex, fixed at freezing")
     voter_count: int
     questions: list[QuestionOut]
     created_at: datetime
@@ -299,3 +303,168 @@ class RemovedVoters(BaseModel):
 def local_iso(moment: datetime, time_zone: str) -> str:
     """The moment as local time with its offset in the election's time zone."""
     return moment.astimezone(ZoneInfo(time_zone)).isoformat()
+
+
+# --- Key ceremony -------------------------------------------------------------------------
+
+SERVER_TRUSTEE_NAME = "server trustee (demo only)"
+COMPLAINT_REASONS = (
+    "share could not be opened",
+    "commitment missing or invalid",
+    "share does not match commitments",
+    "no share received",
+)
+_HEX = r"^(?:[0-9a-f]{2})+$"
+Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+SealedBox = Annotated[
+    str, StringConstraints(pattern=_HEX, min_length=2 * 48 + 2, max_length=2 * 1024)
+]
+TrusteeIndex = Annotated[StrictInt, Field(ge=1, le=MAX_TRUSTEES)]
+ComplaintReason = Literal[
+    "share could not be opened",
+    "commitment missing or invalid",
+    "share does not match commitments",
+    "no share received",
+]
+
+
+def _not_server_trustee_name(value: str) -> str:
+    if value.casefold() == SERVER_TRUSTEE_NAME.casefold():
+        raise ValueError("this name is reserved for the demo server trustee")
+    return value
+
+
+TrusteeName = Annotated[Title, AfterValidator(_not_server_trustee_name)]
+
+
+class TrusteeIn(Strict):
+    account_id: uuid.UUID = Field(description="the trustee's account (role trustee)")
+    name: TrusteeName = Field(description="shown in the election record")
+
+
+class TrusteesIn(Strict):
+    """Either ``trustees`` (in order: trustee 1, 2, …) and ``threshold``, or
+    ``server_trustee: true`` alone (demo mode: n = k = 1)."""
+
+    trustees: list[TrusteeIn] | None = Field(default=None, min_length=1, max_length=MAX_TRUSTEES)
+    threshold: TrusteeIndex | None = None
+    server_trustee: StrictBool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.server_trustee:
+            if self.trustees is not None or self.threshold not in (None, 1):
+                raise ValueError("server_trustee names no trustees (it is trustee 1 of 1)")
+            return self
+        if self.trustees is None or self.threshold is None:
+            raise ValueError("give trustees and threshold, or server_trustee: true")
+        if self.threshold > len(self.trustees):
+            raise ValueError("threshold cannot exceed the number of trustees")
+        if len({t.account_id for t in self.trustees}) != len(self.trustees):
+            raise ValueError("an account is named twice")
+        if len({t.name.casefold() for t in self.trustees}) != len(self.trustees):
+            raise ValueError("two trustees have the same name")
+        return self
+
+
+class BoxKeyIn(Strict):
+    box_public_key: Hex32 = Field(description="X25519 public key for receiving shares")
+
+
+class SchnorrProofIn(Strict):
+    challenge: Hex32
+    response: Hex32
+
+
+class CommitmentIn(Strict):
+    index: TrusteeIndex
+    coefficients: list[Hex32] = Field(min_length=1, max_length=MAX_TRUSTEES)
+    proof: SchnorrProofIn
+
+
+class EncryptedShareIn(Strict):
+    sender: TrusteeIndex
+    recipient: TrusteeIndex
+    sealed_box: SealedBox
+
+
+class DealingIn(Strict):
+    ceremony_hash: Hex32 = Field(description="the parameters the trustee dealt for")
+    commitment: CommitmentIn
+    shares: list[EncryptedShareIn] = Field(max_length=MAX_TRUSTEES)
+
+
+class ComplaintIn(Strict):
+    accused: TrusteeIndex
+    reason: ComplaintReason
+
+
+class VerificationIn(Strict):
+    ceremony_hash: Hex32
+    result: Literal["ok", "complaints"]
+    complaints: list[ComplaintIn] = Field(default_factory=list, max_length=MAX_TRUSTEES)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if (self.result == "ok") != (not self.complaints):
+            raise ValueError("'ok' has no complaints; 'complaints' has at least one")
+        if len({c.accused for c in self.complaints}) != len(self.complaints):
+            raise ValueError("a trustee is accused twice")
+        return self
+
+
+class AnswerIn(Strict):
+    accuser: TrusteeIndex
+    share: Hex32 = Field(description="f_accused(accuser), revealed publicly")
+
+
+class CeremonyTrusteeOut(BaseModel):
+    index: int
+    account_id: str | None
+    name: str
+    box_public_key: str | None
+    registered: bool
+    committed: bool
+    commitment: dict[str, Any] | None
+    verification: Literal["pending", "ok", "complaints"]
+    disqualified: bool
+
+
+class ComplaintOut(BaseModel):
+    accuser: int
+    accused: int
+    reason: str
+    status: Literal["open", "answered", "disqualified"]
+    revealed_share: str | None
+
+
+CeremonyStatus = Literal[
+    "not_configured", "registering", "dealing", "verifying", "complaints", "complete", "failed"
+]
+
+
+class CeremonyOut(BaseModel):
+    election_id: str
+    ceremony_id: str | None
+    server_trustee: bool
+    trustee_count: int | None
+    threshold: int | None
+    status: CeremonyStatus
+    detail: str = Field(description="what the ceremony waits for, in words")
+    stale: bool = Field(
+        description="the questions (or title) changed after the parameters were fixed"
+    )
+    manifest: dict[str, Any] | None = Field(description="the manifest the key is for")
+    manifest_hash: str | None
+    ceremony_hash: str | None
+    trustees: list[CeremonyTrusteeOut]
+    complaints: list[ComplaintOut]
+    disqualified: list[int]
+    joint_public_key: str | None
+    election_hash: str | None = Field(description="once complete (fixed at freezing)")
+
+
+class SharesOut(BaseModel):
+    ceremony_id: str
+    ceremony_hash: str
+    shares: list[dict[str, Any]]

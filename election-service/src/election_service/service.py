@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from election_service import ceremony
 from election_service.access import (
     SERVICE,
     election_for_change,
@@ -29,6 +30,7 @@ from election_service.questions import (
     replace_question,
 )
 from election_service.schemas import ElectionCreate, ElectionUpdate
+from election_service.server_trustee import server_trustee_key_share
 from securevote import audit
 
 __all__ = [
@@ -42,7 +44,7 @@ __all__ = [
     "mark_tallied",
     "reorder_questions",
     "replace_question",
-    "set_joint_public_key",
+    "server_trustee_key_share",
     "update_election",
     "voter_count",
 ]
@@ -152,6 +154,10 @@ async def update_election(
     for name in changed:
         setattr(election, name, changes[name])
     election.updated_at = now
+    details: dict[str, object] = {"fields": changed}
+    if {"trustee_count", "threshold"} & set(changed):
+        # The named trustees and their ceremony were for the old numbers.
+        details["trustees_removed"] = await ceremony.drop_trustees(session, election, now=now)
     await session.flush()
     await audit.record(
         session,
@@ -159,7 +165,7 @@ async def update_election(
         actor=actor,
         action="election.update",
         target=election_target(election_id),
-        details={"fields": changed},
+        details=details,
     )
 
 
@@ -177,32 +183,4 @@ async def delete_election(
         action="election.delete",
         target=election_target(election_id),
         details={"voters_removed": removed_voters},
-    )
-
-
-async def set_joint_public_key(
-    session: AsyncSession,
-    *,
-    organisation_id: str,
-    election_id: str,
-    actor: str,
-    public_key: bytes,
-    now: datetime,
-) -> None:
-    """Record the joint public key from the key ceremony (draft only; fixed by freezing)."""
-    if len(public_key) != 32:
-        raise InvalidInput("The joint public key must be a 32-byte ristretto255 encoding.")
-    election = await election_for_change(
-        session, organisation_id=organisation_id, election_id=election_id
-    )
-    election.joint_public_key = public_key
-    election.updated_at = now
-    await session.flush()
-    await audit.record(
-        session,
-        service=SERVICE,
-        actor=actor,
-        action="election.set_joint_public_key",
-        target=election_target(election_id),
-        details={"public_key": public_key.hex()},
     )

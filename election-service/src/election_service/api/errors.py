@@ -10,6 +10,7 @@ from election_service.csv_roll import RollFileError
 from election_service.errors import (
     Conflict,
     ElectionError,
+    Forbidden,
     InvalidInput,
     NotEditable,
     NotFound,
@@ -25,6 +26,8 @@ async def _on_election_error(request: Request, exc: Exception) -> JSONResponse:
     detail = str(exc)
     if isinstance(exc, NotFound):
         return problem_response(request, status=404, detail=detail)
+    if isinstance(exc, Forbidden):
+        return problem_response(request, status=403, title="Forbidden", detail=detail)
     if isinstance(exc, NotEditable):
         return problem_response(
             request, status=409, title="Election not editable", detail=detail, state=exc.state

@@ -33,6 +33,8 @@ def election_out(election: Election, *, voter_count: int) -> ElectionOut:
         trustee_count=election.trustee_count,
         threshold=election.threshold,
         joint_public_key=election.joint_public_key.hex() if election.joint_public_key else None,
+        server_trustee=election.server_trustee,
+        election_hash=election.election_hash,
         voter_count=voter_count,
         questions=[
             QuestionOut(

@@ -1,4 +1,5 @@
-"""Lifecycle transitions an admin drives: freeze, open, close.
+"""Lifecycle transitions an admin drives: freeze, open, close (and tally, publish, which the
+results service asks for on the admin's behalf).
 
 Each runs in its own transaction. A refused transition is audited as a failure in a second
 transaction after the first has rolled back, so the attempt is on record too.
@@ -74,3 +75,21 @@ async def close_election(
 ) -> ElectionOut:
     """open → closed, now (the scheduler does it at the closing time)."""
     return await _run(database, "close", str(election_id), editor)
+
+
+@router.post("/tally")
+async def tally_election(
+    election_id: ElectionId, database: DatabaseDep, editor: ElectionEditor
+) -> ElectionOut:
+    """closed → tallied: the results service calls this (as the admin) once the encrypted
+    tally is computed."""
+    return await _run(database, "tally", str(election_id), editor)
+
+
+@router.post("/publish")
+async def publish_election(
+    election_id: ElectionId, database: DatabaseDep, editor: ElectionEditor
+) -> ElectionOut:
+    """tallied → published: the results service calls this (as the admin) when it publishes
+    the results."""
+    return await _run(database, "publish", str(election_id), editor)

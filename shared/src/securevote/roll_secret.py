@@ -3,8 +3,9 @@
 The key is derived from the server secret with a domain tag, and the election id is part of
 the message, so the same date of birth gives unrelated digests in two elections and a copy
 of the database alone does not allow a dictionary search over the ~40,000 plausible dates.
-The auth service computes the same digest to check what a voter types (see
-``docs/api-elections.md``).
+The election service computes it at roll import and the auth service computes the same
+digest at redemption to check what a voter types, so it lives in the shared library (see
+``docs/api-elections.md`` and ``docs/api-auth.md``).
 """
 
 from __future__ import annotations
