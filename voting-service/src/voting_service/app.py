@@ -7,16 +7,25 @@ from fastapi import FastAPI
 from securevote.config import Settings, load_settings
 from securevote.db import Database
 from securevote.webapp import create_service_app
+from voting_service.api.routes import ballots, board
+from voting_service.board import Board, board_key_from_settings
+from voting_service.service import ContextCache
 
 NAME = "voting"
 PREFIX = "/api/ballots"
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
-    return create_service_app(
+    settings = settings or load_settings()
+    key = board_key_from_settings(settings)  # refuses prod without a board signing seed
+    app = create_service_app(
         name=NAME,
         prefix=PREFIX,
-        settings=settings or load_settings(),
+        settings=settings,
         database=database,
+        routers=[ballots.router, board.router],
         title="secure-vote voting service",
     )
+    app.state.board = Board(key)
+    app.state.contexts = ContextCache()
+    return app
