@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from results_service.api.routes import results
 from securevote.config import Settings, load_settings
 from securevote.db import Database
 from securevote.webapp import create_service_app
@@ -18,5 +19,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         prefix=PREFIX,
         settings=settings or load_settings(),
         database=database,
+        routers=[results.router],
         title="secure-vote results service",
     )
