@@ -1,4 +1,4 @@
-"""Server subcommands of ``securevote`` that need every service: ``up``.
+"""Server subcommands of ``securevote`` that need every service: ``up`` and ``demo``.
 
 They live in this composition-root package and plug into the shared library's command
 through the ``securevote.commands`` entry point.
@@ -14,6 +14,7 @@ from securevote import migrations
 from securevote.cli import warn_if_dev_mode
 from securevote.config import load_settings
 from securevote.logging import configure_logging, get_logger
+from securevote_server import demo
 from securevote_server.allinone import create_all_in_one
 
 log = get_logger("securevote.server")
@@ -37,3 +38,4 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     up.add_argument("--port", type=int, default=8000)
     up.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
     up.set_defaults(func=_up)
+    demo.register(subparsers)

@@ -19,7 +19,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from securevote import __version__, jobs, migrations
+from securevote import __version__, jobs, migrations, trustee, voter
 from securevote.audit import verify_chain
 from securevote.config import ConfigurationError, Mode, Settings, load_settings
 from securevote.db import Database
@@ -150,6 +150,9 @@ def _register_builtin(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         "verify", help="recompute the hash chain and name the first broken entry"
     )
     verify.set_defaults(func=_audit_verify)
+
+    trustee.register(subparsers)  # trustee keygen, ceremony, decrypt
+    voter.register(subparsers)  # vote, check-receipt
 
 
 def build_parser() -> argparse.ArgumentParser:
