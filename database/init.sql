@@ -154,20 +154,29 @@ INSERT INTO securevote_admin.table_writers (table_name, role_name, privileges) V
     ('refresh_tokens', 'securevote_auth', 'INSERT, UPDATE, DELETE'),
     ('voter_tokens', 'securevote_auth', 'INSERT, UPDATE, DELETE'),
     ('mail_outbox', 'securevote_auth', 'INSERT, UPDATE, DELETE'),
-    -- election: elections, questions, options, voter roll, trustees
+    ('dev_mailbox', 'securevote_auth', 'INSERT, UPDATE, DELETE'),
+    -- election: elections, questions, options, voter roll, trustees and key ceremony
     ('elections', 'securevote_election', 'INSERT, UPDATE, DELETE'),
     ('questions', 'securevote_election', 'INSERT, UPDATE, DELETE'),
     ('options', 'securevote_election', 'INSERT, UPDATE, DELETE'),
     ('voters', 'securevote_election', 'INSERT, UPDATE, DELETE'),
-    ('trustees', 'securevote_election', 'INSERT, UPDATE, DELETE'),
-    -- voting: ballot box and bulletin board are append-only for the service
-    ('ballots', 'securevote_voting', 'INSERT, UPDATE'),
-    ('board_entries', 'securevote_voting', 'INSERT'),
+    ('ceremony_trustees', 'securevote_election', 'INSERT, UPDATE, DELETE'),
+    ('key_ceremonies', 'securevote_election', 'INSERT, UPDATE, DELETE'),
+    ('ceremony_steps', 'securevote_election', 'INSERT, UPDATE, DELETE'),
+    ('ceremony_shares', 'securevote_election', 'INSERT, UPDATE, DELETE'),
+    ('ceremony_complaints', 'securevote_election', 'INSERT, UPDATE, DELETE'),
+    ('server_trustee_keys', 'securevote_election', 'INSERT, UPDATE, DELETE'),
+    -- voting: the board (ballots, heads, spoiled) is append-only; triggers refuse the rest
+    ('ballots', 'securevote_voting', 'INSERT'),
     ('board_heads', 'securevote_voting', 'INSERT'),
+    ('spoiled_ballots', 'securevote_voting', 'INSERT'),
+    ('counted_ballots', 'securevote_voting', 'INSERT, UPDATE'),
+    ('board_state', 'securevote_voting', 'INSERT, UPDATE'),
     -- results: tallies, decryption shares, results
     ('tallies', 'securevote_results', 'INSERT, UPDATE, DELETE'),
     ('decryption_shares', 'securevote_results', 'INSERT, UPDATE, DELETE'),
-    ('results', 'securevote_results', 'INSERT, UPDATE, DELETE');
+    ('results', 'securevote_results', 'INSERT, UPDATE, DELETE'),
+    ('rejected_shares', 'securevote_results', 'INSERT');
 
 -- Grants the writers of one table (called by the event trigger and by apply_grants).
 CREATE FUNCTION securevote_admin.grant_writers(target regclass, table_name text)
