@@ -182,12 +182,15 @@ check "Dockerfiles follow one pattern" same_pattern
 image_install_steps() {
   # The builder stage's install commands, run outside Docker (there is no engine here): the
   # pinned requirements.txt installs with --no-deps, is complete (uv pip check), and the image
-  # then has its service and a working libsodium binding.
+  # then has its service and a working libsodium binding. The local packages are rebuilt from
+  # the work tree (--refresh-package): uv's cache would otherwise serve an older build.
   local service=$1 venv="$OUT/image-$1"
   rm -rf "$venv"
   uv venv --quiet --python "$PYTHON_VERSION" "$venv" &&
-    uv pip install --quiet --python "$venv/bin/python" --no-deps -r "$service-service/requirements.txt" &&
-    uv pip install --quiet --python "$venv/bin/python" --no-deps "./$service-service" &&
+    uv pip install --quiet --python "$venv/bin/python" --no-deps --refresh-package securevote \
+      -r "$service-service/requirements.txt" &&
+    uv pip install --quiet --python "$venv/bin/python" --no-deps \
+      --refresh-package "$service-service" "./$service-service" &&
     uv pip check --quiet --python "$venv/bin/python" &&
     "$venv/bin/securevote" serve --help | grep -q "$service" &&
     "$venv/bin/python" -c "import pysodium" &&
@@ -209,7 +212,7 @@ check "yamllint" pytool yamllint --strict .
 # ---------------------------------------------------------------------------------------------
 log "docker-compose.yml"
 check "docker-compose config (v1.29.2)" "$COMPOSE" -f docker-compose.yml --project-directory . config --quiet
-check "docker-compose config, jobs profile" "$COMPOSE" -f docker-compose.yml --project-directory . --profile jobs config --services
+check "docker-compose config --services" "$COMPOSE" -f docker-compose.yml --project-directory . config --services
 compose_gateway() {
   # nginx -t on the gateway's server block, wrapped in a minimal main configuration.
   local prefix="$OUT/nginx" nginx_bin

@@ -50,6 +50,8 @@ create securevote-app \
   "SECUREVOTE_SECRET_KEY=$(openssl rand -base64 48 | tr -d '\n')" \
   "SECUREVOTE_JWT_PUBLIC_KEYS=$(ed25519_public_key "$seed")"
 create securevote-auth-signing "SECUREVOTE_JWT_SIGNING_SEED=$seed"
+create securevote-board-signing \
+  "SECUREVOTE_BOARD_SIGNING_SEED=$(openssl rand -base64 32 | tr -d '\n')"
 for role in migrator "${SERVICES[@]}"; do
   create "securevote-db-$role" \
     "DATABASE_URL=postgresql+asyncpg://securevote_$role:${password[$role]}@postgres:5432/securevote"
