@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from auth_service.limits import VoterLimits
 from auth_service.passwords import Passwords
 from auth_service.policy import AuthPolicy
 from auth_service.ratelimit import RateLimiter, SlidingWindowLimiter
@@ -27,6 +28,8 @@ class AuthContext:
     # Failed logins for addresses without an account, so that they lock out exactly like
     # real accounts do and a lockout reveals nothing (kept in process memory).
     unknown_account_failures: RateLimiter
+    # Voter redemption: per address, per token and lockout; in Redis when REDIS_URL is set.
+    voter_limits: VoterLimits
 
     @classmethod
     def build(
@@ -54,7 +57,12 @@ class AuthContext:
                 window_seconds=policy.lockout_seconds,
                 clock=policy.clock,
             ),
+            voter_limits=VoterLimits.build(settings, policy),
         )
+
+    async def aclose(self) -> None:
+        """Release what the context holds outside the database (the Redis connections)."""
+        await self.voter_limits.aclose()
 
     @property
     def server_secret(self) -> bytes:

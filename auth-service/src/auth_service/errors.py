@@ -48,3 +48,15 @@ class NotAllowed(AuthServiceError):
 
 class AccountInactive(AuthServiceError):
     """The token is valid but its account no longer exists or is disabled."""
+
+
+class InvalidVoterToken(AuthServiceError):
+    """Unknown, expired, replaced or spent voter token, or a wrong roll secret: one answer."""
+
+
+class RollSecretRequired(AuthServiceError):
+    """The token is valid; its election also asks for the roll secret (date of birth)."""
+
+
+class ElectionNotOpen(AuthServiceError):
+    """Invitations, resends and reminders need an open election."""

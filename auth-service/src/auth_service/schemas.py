@@ -133,3 +133,64 @@ class TotpConfirm(Request):
 class TotpDisable(Request):
     password: GivenPassword
     code: TotpCode
+
+
+# --- Voter access ------------------------------------------------------------------------
+
+VoterTokenText = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{20,128}$")]
+
+
+class RedeemRequest(Request):
+    token: VoterTokenText
+    # The date of birth as the voter types it (YYYY-MM-DD or DD.MM.YYYY), when asked for.
+    roll_secret: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+
+
+class VoterSessionOut(BaseModel):
+    session_token: str = Field(description="a voter JWT: election id, credential, expiry")
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105
+    expires_in: int = Field(description="seconds until the session ends")
+    election_id: str
+
+
+class DeliveryReportOut(BaseModel):
+    election_id: str
+    state: str
+    voters: int
+    tokens_issued: int = Field(description="voters who have been issued a token")
+    messages: dict[str, dict[str, int]] = Field(description="kind -> status -> count")
+    failed_voters: int = Field(description="voters with at least one permanently failed mail")
+
+
+class DeliveryFailureOut(BaseModel):
+    voter_id: int | None
+    credential: str
+    kind: str
+    reason: str
+    attempts: int
+    failed_at: datetime
+
+
+class DeliveryFailureList(BaseModel):
+    failures: list[DeliveryFailureOut]
+
+
+class QueuedOut(BaseModel):
+    queued: int
+
+
+class ResendOut(BaseModel):
+    message_id: str
+
+
+class DevMailOut(BaseModel):
+    id: int
+    to: str
+    subject: str
+    text: str
+    html: str
+    created_at: datetime
+
+
+class DevMailList(BaseModel):
+    mails: list[DevMailOut]

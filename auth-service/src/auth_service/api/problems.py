@@ -21,6 +21,9 @@ _ANSWERS: dict[type[errors.AuthServiceError], tuple[int, str, str]] = {
     errors.NotFound: (404, "Not Found", "not_found"),
     errors.Conflict: (409, "Conflict", "conflict"),
     errors.TooManyAttempts: (429, "Too Many Requests", "too_many_attempts"),
+    errors.InvalidVoterToken: (401, "Unauthorized", "invalid_voter_token"),
+    errors.RollSecretRequired: (401, "Unauthorized", "roll_secret_required"),
+    errors.ElectionNotOpen: (409, "Conflict", "election_not_open"),
 }
 
 
