@@ -6,6 +6,35 @@ const SV = globalThis.SecureVote;
 const STORE = "securevote.booth";
 const $ = (id) => document.getElementById(id);
 
+// The receipt's signed message (securevote.voter.receipt_message): "securevote/v1/receipt" ||
+// election_hash || tracker || u64be(board_index) || u64be(tree_size) || root.
+function receiptMessage(r) {
+  const tag = new TextEncoder().encode("securevote/v1/receipt");
+  const out = new Uint8Array(tag.length + 32 + 32 + 8 + 8 + 32);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  out.set(tag, at);
+  at += tag.length;
+  out.set(SV.fromHex(r.election_hash, 32), at);
+  at += 32;
+  out.set(SV.fromHex(r.tracker, 32), at);
+  at += 32;
+  view.setBigUint64(at, BigInt(r.board_index));
+  at += 8;
+  view.setBigUint64(at, BigInt(r.tree_size));
+  at += 8;
+  out.set(SV.fromHex(r.root, 32), at);
+  return out;
+}
+
+function receiptSignatureValid(receipt, boardKey) {
+  try {
+    return SV.verifyEd25519(SV.fromHex(receipt.signature, 64), receiptMessage(receipt), SV.fromHex(boardKey, 32));
+  } catch {
+    return false;
+  }
+}
+
 const state = {
   electionId: null,
   credential: null,
@@ -275,16 +304,23 @@ $("cast").addEventListener("click", async () => {
     return;
   }
   const { receipt, inclusion_proof: proof, board_public_key: boardKey } = result.data;
-  const included =
-    receipt.tracker === tracker &&
-    receipt.election_hash === state.electionHash &&
-    SV.verifyInclusion({
-      leafHash: SV.leafHash(SV.fromHex(tracker)),
-      index: receipt.board_index,
-      size: receipt.tree_size,
-      proof: proof.map(SV.fromHex),
-      root: SV.fromHex(receipt.root),
-    });
+  let included = false;
+  try {
+    included =
+      receiptSignatureValid(receipt, boardKey) &&
+      boardKey === state.context.board_public_key &&
+      receipt.tracker === tracker &&
+      receipt.election_hash === state.electionHash &&
+      SV.verifyInclusion({
+        leafHash: SV.leafHash(SV.fromHex(tracker, 32)),
+        index: receipt.board_index,
+        size: receipt.tree_size,
+        proof: proof.map((node) => SV.fromHex(node, 32)),
+        root: SV.fromHex(receipt.root, 32),
+      });
+  } catch {
+    included = false;
+  }
   showReceipt(receipt, boardKey, included);
 });
 
@@ -292,8 +328,8 @@ function showReceipt(receipt, boardKey, included) {
   $("receipt-tracker").textContent = receipt.tracker;
   $("receipt-index").textContent = `ballot number ${receipt.board_index + 1} of ${receipt.tree_size}`;
   $("receipt-status").textContent = included
-    ? "Your ballot was recorded. This page checked the proof that it is on the bulletin board."
-    : "Your ballot was recorded, but the inclusion proof did not check out. Keep your receipt and tell the organiser.";
+    ? "Your ballot was recorded. This page checked the board's signature on your receipt and the proof that your ballot is on the bulletin board."
+    : "Your ballot was recorded, but its receipt or inclusion proof did not check out. Keep your receipt and tell the organiser.";
   const document_ = {
     format: "securevote-receipt/v1",
     election_id: state.electionId,
@@ -353,5 +389,17 @@ $("audit").addEventListener("click", async () => {
 });
 
 $("reencrypt").addEventListener("click", () => show("review"));
+
+// Whatever fails unexpectedly is said on the page rather than leaving a dead button.
+addEventListener("unhandledrejection", (event) => {
+  fail(`Something went wrong: ${event.reason && event.reason.message ? event.reason.message : event.reason}`);
+});
+
+// A new link opened in the same tab only changes the fragment: start again with it.
+addEventListener("hashchange", () => {
+  if (new URLSearchParams(location.hash.slice(1)).get("token")) {
+    start().catch((error) => fail(`Something went wrong: ${error.message}`));
+  }
+});
 
 start().catch((error) => fail(`Something went wrong: ${error.message}`));
