@@ -7,7 +7,7 @@ this tracker is leaf ``board_index`` of the board of ``election_hash``, and the 
 board's key, the same that signs tree heads) over a fixed-width, domain-separated message:
 
     "securevote/v1/receipt" || election_hash (32) || tracker (32) || u64be(board_index)
-                            || u64be(tree_size) || root (32)                     (127 bytes)
+                            || u64be(tree_size) || root (32)                     (133 bytes)
 
 It carries no time. With it a voter checks, at once, that the ballot is in that tree
 (inclusion proof) and, later, that every later signed head extends that tree (consistency
@@ -63,7 +63,7 @@ class VoterError(Exception):
 def receipt_message(
     *, election_hash: bytes, tracker: bytes, board_index: int, tree_size: int, root: bytes
 ) -> bytes:
-    """The 127 bytes a receipt signature covers (raises ValueError on a malformed field)."""
+    """The 133 bytes a receipt signature covers (raises ValueError on a malformed field)."""
     for name, value in (("election_hash", election_hash), ("tracker", tracker), ("root", root)):
         if not isinstance(value, bytes | bytearray) or len(value) != 32:
             raise ValueError(f"{name} must be 32 bytes")
