@@ -8,7 +8,7 @@ SERVICES := auth election voting results frontend
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install up test lint format requirements check-requirements bench validate-deploy js clean
+.PHONY: help install up test test-deps lint format requirements check-requirements bench validate-deploy js clean
 
 help:
 	@echo "make up          run all five services in one process on http://$(HOST):$(PORT)/"
@@ -29,10 +29,21 @@ install: .venv/.installed
 up: install
 	$(UV) run --frozen securevote up --host $(HOST) --port $(PORT)
 
+# What the tests need beyond the virtual environment: Debian's Chromium for the browser tests
+# (installed with apt when missing; never a downloaded browser), the browser crypto's and
+# axe-core's npm packages from their lock files.
+test-deps: install
+	@command -v chromium >/dev/null 2>&1 || [ -n "$$SECUREVOTE_CHROMIUM" ] || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			--no-install-recommends chromium fonts-dejavu-core >/dev/null; }
+	cd frontend-service/js && npm ci --no-audit --no-fund --silent
+	npm ci --ignore-scripts --no-audit --no-fund --silent --prefix frontend-service/tests/axe
+
 # The browser crypto's own tests (node --test) first, then every Python test; pytest's summary
 # is the last thing printed.
-test: install
-	cd frontend-service/js && npm ci --no-audit --no-fund --silent && npm test --silent
+test: test-deps
+	cd frontend-service/js && npm test --silent
 	$(UV) run --frozen pytest
 
 lint: install check-requirements
