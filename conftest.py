@@ -12,8 +12,12 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +141,72 @@ async def running(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+
+
+class SecurevoteCli:
+    """The ``securevote`` command as an operator runs it: real processes on loopback ports."""
+
+    command = (sys.executable, "-m", "securevote.cli")
+
+    @staticmethod
+    def environment(settings: Settings, **extra: str) -> dict[str, str]:
+        """This machine's environment, with the test database's settings and nothing else of
+        secure-vote's."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SECUREVOTE_")}
+        env.pop("DATABASE_URL", None)
+        env.update(
+            SECUREVOTE_MODE="test",
+            TEST_MODE="true",
+            SECUREVOTE_DATABASE_URL=settings.database_url,
+            SECUREVOTE_LOG_LEVEL="WARNING",
+        )
+        if settings.database_schema:
+            env["SECUREVOTE_DATABASE_SCHEMA"] = settings.database_schema
+        env.update(extra)
+        return env
+
+    @staticmethod
+    def free_port() -> int:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
+
+    @contextmanager
+    def server(
+        self, args: list[str], env: dict[str, str], cwd: Path, *, ready_path: str = "/health"
+    ) -> Iterator[str]:
+        """Start ``securevote ARGS --host 127.0.0.1 --port P``; yield its base URL once
+        ``ready_path`` answers 200; stop it at the end."""
+        port = self.free_port()
+        process = subprocess.Popen(
+            [*self.command, *args, "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{base}{ready_path}", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    output = process.stdout.read().decode() if process.stdout else ""
+                    raise AssertionError(f"securevote {args[0]} did not start:\n{output}")
+                time.sleep(0.1)
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+@pytest.fixture
+def securevote_cli() -> SecurevoteCli:
+    return SecurevoteCli()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

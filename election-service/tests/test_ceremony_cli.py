@@ -5,14 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
 import stat
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,57 +22,7 @@ from securevote.trustee import KeyFile
 
 from .conftest import QUESTION, roll_csv
 
-SECUREVOTE = [sys.executable, "-m", "securevote.cli"]
 PASSWORD = "trustee-password-0123"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _environment(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SECUREVOTE_")}
-    env.pop("DATABASE_URL", None)
-    env.update(
-        SECUREVOTE_MODE="test",
-        TEST_MODE="true",
-        SECUREVOTE_DATABASE_URL=settings.database_url,
-        SECUREVOTE_LOG_LEVEL="WARNING",
-    )
-    if settings.database_schema:
-        env["SECUREVOTE_DATABASE_SCHEMA"] = settings.database_schema
-    return env
-
-
-@contextmanager
-def _server(settings: Settings, cwd: Path) -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [*SECUREVOTE, "up", "--host", "127.0.0.1", "--port", str(port)],
-        env=_environment(settings),
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/api/elections/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout else ""
-                raise AssertionError(f"server did not start:\n{output}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def _owner(settings: Settings) -> None:
@@ -162,10 +106,10 @@ def _prepare(base: str) -> tuple[str, dict[str, str], list[str]]:
 
 
 def _ceremony_command(
-    base: str, election_id: str, key_file: Path, email: str, *extra: str
+    cli: Any, base: str, election_id: str, key_file: Path, email: str, *extra: str
 ) -> list[str]:
     return [
-        *SECUREVOTE,
+        *cli.command,
         "trustee",
         "ceremony",
         "--url",
@@ -180,13 +124,15 @@ def _ceremony_command(
     ]
 
 
-def test_three_trustees_run_the_ceremony_with_the_cli(settings: Settings, tmp_path: Path) -> None:
+def test_three_trustees_run_the_ceremony_with_the_cli(
+    settings: Settings, tmp_path: Path, securevote_cli: Any
+) -> None:
     _owner(settings)
-    env = {**_environment(settings), "SECUREVOTE_TRUSTEE_PASSWORD": PASSWORD}
+    env = securevote_cli.environment(settings, SECUREVOTE_TRUSTEE_PASSWORD=PASSWORD)
     key_files = [tmp_path / f"trustee-{i}.key" for i in (1, 2, 3)]
     keygens = [
         subprocess.Popen(
-            [*SECUREVOTE, "trustee", "keygen", "--out", str(key_file)],
+            [*securevote_cli.command, "trustee", "keygen", "--out", str(key_file)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -199,7 +145,7 @@ def test_three_trustees_run_the_ceremony_with_the_cli(settings: Settings, tmp_pa
         assert keygen.returncode == 0, err
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     again = subprocess.run(
-        [*SECUREVOTE, "trustee", "keygen", "--out", str(key_files[0])],
+        [*securevote_cli.command, "trustee", "keygen", "--out", str(key_files[0])],
         env=env,
         capture_output=True,
         text=True,
@@ -208,12 +154,12 @@ def test_three_trustees_run_the_ceremony_with_the_cli(settings: Settings, tmp_pa
     )
     assert again.returncode == 1 and "not overwritten" in again.stderr
 
-    with _server(settings, tmp_path) as base:
+    with securevote_cli.server(["up"], env, tmp_path, ready_path="/api/elections/ready") as base:
         election_id, owner, emails = _prepare(base)
 
         # One pass before the others have registered: registers, then waits (exit 3).
         first = subprocess.run(
-            _ceremony_command(base, election_id, key_files[0], emails[0]),
+            _ceremony_command(securevote_cli, base, election_id, key_files[0], emails[0]),
             env=env,
             capture_output=True,
             text=True,
@@ -227,7 +173,15 @@ def test_three_trustees_run_the_ceremony_with_the_cli(settings: Settings, tmp_pa
         processes = [
             subprocess.Popen(
                 _ceremony_command(
-                    base, election_id, key_file, email, "--wait", "90", "--interval", "0.3"
+                    securevote_cli,
+                    base,
+                    election_id,
+                    key_file,
+                    email,
+                    "--wait",
+                    "90",
+                    "--interval",
+                    "0.3",
                 ),
                 env=env,
                 stdout=subprocess.PIPE,
@@ -263,7 +217,7 @@ def test_three_trustees_run_the_ceremony_with_the_cli(settings: Settings, tmp_pa
             # Running it again is harmless.
             kept = KeyFile.load(key_files[1]).key_share(election_id)
             rerun = subprocess.run(
-                _ceremony_command(base, election_id, key_files[1], emails[1]),
+                _ceremony_command(securevote_cli, base, election_id, key_files[1], emails[1]),
                 env=env,
                 capture_output=True,
                 text=True,
@@ -279,7 +233,7 @@ def test_three_trustees_run_the_ceremony_with_the_cli(settings: Settings, tmp_pa
 
         # A wrong password is refused without echoing it.
         wrong = subprocess.run(
-            _ceremony_command(base, election_id, key_files[0], emails[0]),
+            _ceremony_command(securevote_cli, base, election_id, key_files[0], emails[0]),
             env={**env, "SECUREVOTE_TRUSTEE_PASSWORD": "not-the-password"},
             capture_output=True,
             text=True,

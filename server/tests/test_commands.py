@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -17,54 +12,12 @@ from securevote import migrations
 from securevote.config import Settings
 from securevote_server.allinone import API_PREFIXES
 
-SECUREVOTE = [sys.executable, "-m", "securevote.cli"]
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _environment(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SECUREVOTE_")}
-    env.pop("DATABASE_URL", None)
-    env.update(
-        SECUREVOTE_MODE="test", TEST_MODE="true", SECUREVOTE_DATABASE_URL=settings.database_url
-    )
-    if settings.database_schema:
-        env["SECUREVOTE_DATABASE_SCHEMA"] = settings.database_schema
-    return env
-
-
-@contextmanager
-def _running(args: list[str], env: dict[str, str], port: int, cwd: Path) -> Iterator[str]:
-    process = subprocess.Popen(
-        [*SECUREVOTE, *args], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read().decode() if process.stdout else ""
-                    raise AssertionError(f"server did not start:\n{output}") from None
-                time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def test_up_migrates_and_serves_every_service(empty_settings: Settings, tmp_path: Path) -> None:
-    port = _free_port()
-    with _running(
-        ["up", "--port", str(port)], _environment(empty_settings), port, tmp_path
-    ) as base:
+def test_up_migrates_and_serves_every_service(
+    empty_settings: Settings, tmp_path: Path, securevote_cli: Any
+) -> None:
+    env = securevote_cli.environment(empty_settings)
+    with securevote_cli.server(["up"], env, tmp_path) as base:
         assert httpx.get(f"{base}/ready").status_code == 200
         for name, prefix in API_PREFIXES.items():
             assert httpx.get(f"{base}{prefix}/health").json()["service"] == name
@@ -73,10 +26,11 @@ def test_up_migrates_and_serves_every_service(empty_settings: Settings, tmp_path
     assert 'route="/api/auth/health",service="auth",status="200"' in metrics
 
 
-def test_serve_runs_one_service_alone(settings: Settings, tmp_path: Path) -> None:
-    port = _free_port()
-    args = ["serve", "voting", "--host", "127.0.0.1", "--port", str(port)]
-    with _running(args, _environment(settings), port, tmp_path) as base:
+def test_serve_runs_one_service_alone(
+    settings: Settings, tmp_path: Path, securevote_cli: Any
+) -> None:
+    env = securevote_cli.environment(settings)
+    with securevote_cli.server(["serve", "voting"], env, tmp_path) as base:
         assert httpx.get(f"{base}/api/ballots/health").json() == {
             "status": "ok",
             "service": "voting",
@@ -86,10 +40,12 @@ def test_serve_runs_one_service_alone(settings: Settings, tmp_path: Path) -> Non
         assert httpx.get(f"{base}/api/auth/health").status_code == 404
 
 
-def test_migrate_brings_an_empty_database_to_head(empty_settings: Settings, tmp_path: Path) -> None:
+def test_migrate_brings_an_empty_database_to_head(
+    empty_settings: Settings, tmp_path: Path, securevote_cli: Any
+) -> None:
     result = subprocess.run(
-        [*SECUREVOTE, "migrate"],
-        env=_environment(empty_settings),
+        [*securevote_cli.command, "migrate"],
+        env=securevote_cli.environment(empty_settings),
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -101,11 +57,11 @@ def test_migrate_brings_an_empty_database_to_head(empty_settings: Settings, tmp_
 
 
 def test_prod_mode_without_secrets_refuses_to_start(
-    empty_settings: Settings, tmp_path: Path
+    empty_settings: Settings, tmp_path: Path, securevote_cli: Any
 ) -> None:
-    env = _environment(empty_settings) | {"SECUREVOTE_MODE": "prod", "TEST_MODE": "false"}
+    env = securevote_cli.environment(empty_settings, SECUREVOTE_MODE="prod", TEST_MODE="false")
     result = subprocess.run(
-        [*SECUREVOTE, "serve", "auth", "--port", str(_free_port())],
+        [*securevote_cli.command, "serve", "auth", "--port", str(securevote_cli.free_port())],
         env=env,
         cwd=tmp_path,
         capture_output=True,

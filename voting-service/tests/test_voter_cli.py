@@ -5,76 +5,22 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from securevote.config import Settings
 from securevote.voter import parse_choices
 
-SECUREVOTE = [sys.executable, "-m", "securevote.cli"]
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _environment(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SECUREVOTE_")}
-    env.pop("DATABASE_URL", None)
-    env.update(
-        SECUREVOTE_MODE="test",
-        TEST_MODE="true",
-        SECUREVOTE_DATABASE_URL=settings.database_url,
-        SECUREVOTE_LOG_LEVEL="WARNING",
-    )
-    if settings.database_schema:
-        env["SECUREVOTE_DATABASE_SCHEMA"] = settings.database_schema
-    return env
-
-
-@contextmanager
-def _voting_service(settings: Settings, cwd: Path) -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [*SECUREVOTE, "serve", "voting", "--host", "127.0.0.1", "--port", str(port)],
-        env=_environment(settings),
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read().decode() if process.stdout else ""
-                    raise AssertionError(f"server did not start:\n{output}") from None
-                time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _run(args: list[str], settings: Settings, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _run(args: list[str], cli: Any, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """A voter's command: the voter's machine has no secure-vote settings at all."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SECUREVOTE_")}
     return subprocess.run(
-        [*SECUREVOTE, *args],
+        [*cli.command, *args],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -85,12 +31,18 @@ def _run(args: list[str], settings: Settings, cwd: Path) -> subprocess.Completed
 
 
 async def test_vote_and_check_receipt_end_to_end(
-    settings: Settings, kit: Any, voter: Callable[..., Any], tmp_path: Path
+    settings: Settings,
+    kit: Any,
+    voter: Callable[..., Any],
+    tmp_path: Path,
+    securevote_cli: Any,
 ) -> None:
     await kit.election()
     alice, bob = voter(), voter()
     receipt_path = tmp_path / "receipt.json"
-    with _voting_service(settings, tmp_path) as base:
+    with securevote_cli.server(
+        ["serve", "voting"], securevote_cli.environment(settings), tmp_path
+    ) as base:
         cast = _run(
             [
                 "vote",
@@ -105,7 +57,7 @@ async def test_vote_and_check_receipt_end_to_end(
                 "--receipt",
                 str(receipt_path),
             ],
-            settings,
+            securevote_cli,
             tmp_path,
         )
         assert cast.returncode == 0, cast.stdout + cast.stderr
@@ -116,11 +68,11 @@ async def test_vote_and_check_receipt_end_to_end(
         # Others vote after: the receipt still checks against the grown board.
         other = _run(
             ["vote", "--url", base, "--session-token", bob.token, "--choice", "Chair=grace"],
-            settings,
+            securevote_cli,
             tmp_path,
         )
         assert other.returncode == 0, other.stdout + other.stderr
-        check = _run(["check-receipt", str(receipt_path), "--url", base], settings, tmp_path)
+        check = _run(["check-receipt", str(receipt_path), "--url", base], securevote_cli, tmp_path)
         assert check.returncode == 0, check.stdout + check.stderr
         assert "receipt OK" in check.stdout and "size 2" in check.stdout
 
@@ -128,14 +80,16 @@ async def test_vote_and_check_receipt_end_to_end(
         # there, and voting again is refused (not a re-voting election).
         again = _run(
             ["vote", "--url", base, "--session-token", alice.token, "--choice", "Chair=alan"],
-            settings,
+            securevote_cli,
             tmp_path,
         )
         assert again.returncode == 1 and "409" in again.stderr
 
         # Without the auth service in this process, a token cannot be redeemed: a clear error.
         token = _run(
-            ["vote", "--url", base, "--token", "abc", "--choice", "Chair=ada"], settings, tmp_path
+            ["vote", "--url", base, "--token", "abc", "--choice", "Chair=ada"],
+            securevote_cli,
+            tmp_path,
         )
         assert token.returncode == 1 and "redeeming the token failed: HTTP 404" in token.stderr
 
@@ -143,7 +97,7 @@ async def test_vote_and_check_receipt_end_to_end(
         forged = dict(saved, receipt=dict(saved["receipt"], board_index=1, tree_size=2))
         forged_path = tmp_path / "forged.json"
         forged_path.write_text(json.dumps(forged))
-        bad = _run(["check-receipt", str(forged_path), "--url", base], settings, tmp_path)
+        bad = _run(["check-receipt", str(forged_path), "--url", base], securevote_cli, tmp_path)
         assert bad.returncode == 1 and "FAILED" in bad.stderr
 
 
