@@ -18,6 +18,7 @@ from securevote.crypto.merkle import leaf_hash, verify_consistency, verify_inclu
 from securevote.db import Database
 from securevote.voter import Receipt, check_receipt_inclusion, verify_receipt
 from voting_service.board import board_key_from_settings
+from voting_service.metrics import BALLOTS_CAST
 from voting_service.models import Ballot, BoardState, CountedBallot
 
 
@@ -163,6 +164,7 @@ async def test_a_retry_with_the_same_idempotency_key_returns_the_same_receipt(
     alice = voter()
     ballot = kit.encrypt(context, alice.credential)[0]
     headers = {**alice.headers, "Idempotency-Key": secrets.token_urlsafe(16)}
+    cast_before = BALLOTS_CAST._value.get()
     first = await client.post(kit.cast_path(), json=kit.cast_body(ballot), headers=headers)
     again = await asyncio.gather(
         *(
@@ -175,6 +177,7 @@ async def test_a_retry_with_the_same_idempotency_key_returns_the_same_receipt(
     assert all(r.json() == first.json() for r in again)
     assert again[0].headers["Idempotent-Replayed"] == "true"
     assert await _count(database, Ballot) == 1
+    assert BALLOTS_CAST._value.get() == cast_before + 1  # the metric counts ballots, not retries
     # After the box closed, a retry still gets its receipt; a new ballot does not get in.
     await kit.set_state("closed")
     late = await client.post(kit.cast_path(), json=kit.cast_body(ballot), headers=headers)

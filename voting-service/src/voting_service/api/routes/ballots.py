@@ -15,6 +15,7 @@ from voting_service.api.deps import (
     VoterForElection,
 )
 from voting_service.api.problems import problem_from
+from voting_service.metrics import BALLOTS_CAST
 from voting_service.schemas import (
     CastRequest,
     CastResponse,
@@ -93,6 +94,8 @@ async def cast(
     if result.replayed:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
+    else:
+        BALLOTS_CAST.inc()
     return CastResponse(
         receipt=ReceiptOut(**result.receipt.to_json()),
         inclusion_proof=[node.hex() for node in result.inclusion_proof],
