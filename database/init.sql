@@ -166,6 +166,7 @@ INSERT INTO securevote_admin.table_writers (table_name, role_name, privileges) V
     ('ceremony_shares', 'securevote_election', 'INSERT, UPDATE, DELETE'),
     ('ceremony_complaints', 'securevote_election', 'INSERT, UPDATE, DELETE'),
     ('server_trustee_keys', 'securevote_election', 'INSERT, UPDATE, DELETE'),
+    ('election_observers', 'securevote_election', 'INSERT, UPDATE, DELETE'),
     -- voting: the board (ballots, heads, spoiled) is append-only; triggers refuse the rest
     ('ballots', 'securevote_voting', 'INSERT'),
     ('board_heads', 'securevote_voting', 'INSERT'),

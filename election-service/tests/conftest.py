@@ -18,6 +18,9 @@ from securevote.db import Database
 
 ORG = "org-main"
 OTHER_ORG = "org-other"
+# An account with the observer role that tests name as observer of an election
+# (``Builder.observe``): an observer sees only the elections it is named for.
+OBSERVER_ID = "0b5e77e2-0000-4000-8000-00000000000f"
 
 
 @pytest.fixture
@@ -121,6 +124,15 @@ class Builder:
         )
         assert response.status_code == 200, response.text
         return dict(response.json())
+
+    async def observe(self, election_id: str, *account_ids: str) -> None:
+        """Name the observers of the election (by default ``OBSERVER_ID``)."""
+        response = await self.client.put(
+            f"/api/elections/{election_id}/observers",
+            json={"account_ids": list(account_ids or (OBSERVER_ID,))},
+            headers=self.headers,
+        )
+        assert response.status_code == 200, response.text
 
     async def joint_key(self, election_id: str, *, complete: bool = True) -> str:
         """The quickest complete key ceremony: the demo server trustee (n = k = 1). Real

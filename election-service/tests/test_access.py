@@ -1,8 +1,10 @@
 """The role matrix: every endpoint by every kind of caller.
 
 anonymous → 401; a voter → 403; an admin of another organisation → 404 (existence is never
-revealed); trustee and observer → may read, not change (403), and do not see the roll;
-admin and owner → may do everything. A refused call changes nothing (no audit entry either).
+revealed); an organisation trustee or observer that is not named for the election → 404 on
+reading it (it does not exist for them), 403 on changing it; a named observer → may read,
+not change (403), and does not see the roll; admin and owner → may do everything. A refused
+call changes nothing (no audit entry either). Named trustees: ``test_ceremony_access``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,19 @@ from securevote.config import Settings
 
 from .conftest import OTHER_ORG, QUESTION, Builder, election_body, roll_csv
 
-CALLERS = ("anonymous", "voter", "trustee", "observer", "other-org", "admin", "owner")
+CALLERS = (
+    "anonymous",
+    "voter",
+    "trustee",
+    "observer",
+    "named-observer",
+    "other-org",
+    "admin",
+    "owner",
+)
+# The account the owner names as observer of every election the matrix prepares.
+NAMED_OBSERVER = "0b5e77e2-0000-4000-8000-000000000001"
+OTHER_OBSERVER = "0b5e77e2-0000-4000-8000-000000000002"
 READ, EDIT, ROLL = "read", "edit", "roll"
 
 
@@ -30,7 +44,7 @@ READ, EDIT, ROLL = "read", "edit", "roll"
 class Endpoint:
     method: str
     path: str  # with {e}, {q}, {v} for the election, question and voter ids
-    kind: str  # READ (every role), EDIT (owner, admin), ROLL (owner, admin: personal data)
+    kind: str  # READ (who may see it), EDIT (owner, admin), ROLL (owner, admin: personal data)
     success: int
     stage: str = "draft"  # the state the election is prepared in
     body: dict[str, Any] | None = None
@@ -53,6 +67,25 @@ ENDPOINTS = [
     Endpoint("POST", "/api/elections/{e}/freeze", EDIT, 200),
     Endpoint("POST", "/api/elections/{e}/open", EDIT, 200, stage="frozen"),
     Endpoint("POST", "/api/elections/{e}/close", EDIT, 200, stage="open"),
+    Endpoint("GET", "/api/elections/{e}/ceremony", READ, 200),
+    Endpoint("GET", "/api/elections/{e}/observers", EDIT, 200),
+    Endpoint(
+        "PUT",
+        "/api/elections/{e}/observers",
+        EDIT,
+        200,
+        body={"account_ids": [NAMED_OBSERVER, OTHER_OBSERVER]},
+    ),
+    # Observers may be named at any state (they do not define the election).
+    Endpoint(
+        "PUT",
+        "/api/elections/{e}/observers",
+        EDIT,
+        200,
+        stage="open",
+        body={"account_ids": [OTHER_OBSERVER]},
+    ),
+    Endpoint("GET", "/api/elections/{e}", READ, 200, stage="open"),
 ]
 
 
@@ -61,21 +94,29 @@ def expected_status(endpoint: Endpoint, caller: str) -> int:
         return 401
     if caller == "voter":
         return 403
-    if caller in ("trustee", "observer") and endpoint.kind != READ:
+    if caller in ("trustee", "observer", "named-observer") and endpoint.kind != READ:
         return 403
-    if caller == "other-org":
-        return 404
+    if caller in ("other-org", "trustee", "observer"):
+        return 404  # not named for this election: it does not exist for them
     return endpoint.success
 
 
 def headers_for(caller: str, token: Callable[..., dict[str, str]]) -> dict[str, str]:
     if caller == "other-org":
         return token("owner", org=OTHER_ORG, subject="intruder")
+    if caller == "named-observer":
+        return token("observer", subject=NAMED_OBSERVER)
     return token(caller)
 
 
 async def _prepare(build: Builder, stage: str) -> dict[str, str]:
     election_id = await build.ready()
+    named = await build.client.put(
+        f"/api/elections/{election_id}/observers",
+        json={"account_ids": [NAMED_OBSERVER]},
+        headers=build.headers,
+    )
+    assert named.status_code == 200, named.text
     if stage in ("frozen", "open"):
         assert (
             await build.client.post(f"/api/elections/{election_id}/freeze", headers=build.headers)
@@ -159,6 +200,7 @@ async def test_collection_endpoints(
         "voter": 403,
         "trustee": 403,
         "observer": 403,
+        "named-observer": 403,
         "other-org": 201,
         "admin": 201,
         "owner": 201,
@@ -168,6 +210,7 @@ async def test_collection_endpoints(
         "voter": 403,
         "trustee": 200,
         "observer": 200,
+        "named-observer": 200,
         "other-org": 200,
         "admin": 200,
         "owner": 200,

@@ -38,7 +38,7 @@ from securevote.db import Database
 from securevote.record import context_from_documents
 
 from .ceremony_helpers import Trustee, make_trustees, name_trustees, run_ceremony
-from .conftest import QUESTION, Builder, roll_csv
+from .conftest import OBSERVER_ID, QUESTION, Builder, roll_csv
 
 Headers = Callable[..., dict[str, str]]
 
@@ -103,7 +103,8 @@ async def test_three_trustees_two_needed_through_the_api(
     assert early.status_code == 409 and "2 (Bob), 3 (Carol)" in early.json()["detail"]
     for trustee in trustees[1:]:
         assert (await trustee.register()).status_code == 200
-    state = await _ceremony(client, election_id, token("observer"))
+    await build.observe(election_id)  # a named observer follows the progress
+    state = await _ceremony(client, election_id, token("observer", subject=OBSERVER_ID))
     assert state["status"] == "dealing" and state["ceremony_hash"]
     assert [t["registered"] for t in state["trustees"]] == [True, True, True]
 
@@ -478,13 +479,15 @@ async def test_the_server_trustee_for_demos(
         with pytest.raises(ServerTrusteeKeyError):
             await server_trustee_key_share(session, election_id=election_id, settings=wrong)
 
-    # Nobody can act as the server trustee through the API.
-    intruder = await client.put(
-        f"/api/elections/{election_id}/ceremony/trustees/1/box-key",
-        json={"box_public_key": "22" * 32},
-        headers=token("trustee"),
-    )
-    assert intruder.status_code == 403
+    # Nobody can act as the server trustee through the API: not a trustee of the organisation
+    # (not named for this election, it does not see it), not its owner.
+    for role, refused in (("trustee", 404), ("owner", 403)):
+        intruder = await client.put(
+            f"/api/elections/{election_id}/ceremony/trustees/1/box-key",
+            json={"box_public_key": "22" * 32},
+            headers=token(role),
+        )
+        assert intruder.status_code == refused, role
 
     frozen = await client.post(f"/api/elections/{election_id}/freeze", headers=owner)
     assert frozen.status_code == 200, frozen.text

@@ -1,9 +1,12 @@
 """The role matrix of the key ceremony endpoints.
 
-Reading the progress: every role of the organisation. Naming trustees and restarting: owner
-and admin. A trustee step for trustee i: only the account named as trustee i, with the
-trustee role — not another trustee of the organisation, not an observer, not even an owner.
-Another organisation: 404. A refused call changes nothing and leaves no audit entry.
+Reading the progress: whoever may read the election — owner and admin, its named trustees,
+its named observers. Naming trustees and restarting: owner and admin. A trustee step for
+trustee i: only the account named as trustee i, with the trustee role — not another trustee
+of the election, not an observer, not even an owner (403). An organisation trustee or
+observer not named for the election, and another organisation: 404 on everything that looks
+the election up (it does not exist for them); 403 on what their role can never do. A refused
+call changes nothing and leaves no audit entry.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ CALLERS = (
     "other-org",
     "unnamed-trustee",
     "observer",
+    "named-observer",
     "admin",
     "owner",
     "trustee-1",
@@ -35,6 +39,8 @@ CALLERS = (
 )
 READ, EDIT, STEP = "read", "edit", "step"
 HEX = "ab" * 32
+NAMED_OBSERVER = "0b5e77e2-0000-4000-8000-000000000001"
+UNSEEN = ("other-org", "unnamed-trustee", "observer")  # callers the election is hidden from
 
 
 @dataclass(frozen=True)
@@ -92,10 +98,12 @@ def expected_status(endpoint: Endpoint, caller: str) -> int:
         return 403
     if caller == "other-org":
         return 404
+    if endpoint.kind == EDIT:  # a role check: no lookup, nothing revealed
+        return endpoint.success if caller in ("admin", "owner") else 403
+    if caller in UNSEEN:
+        return 404
     if endpoint.kind == READ:
         return endpoint.success
-    if endpoint.kind == EDIT:
-        return endpoint.success if caller in ("admin", "owner") else 403
     return endpoint.success if caller == "trustee-1" else 403
 
 
@@ -119,12 +127,20 @@ async def test_ceremony_role_matrix(
         await build.voters(election_id, roll_csv(2))
         trustees = make_trustees(client, token, election_id)
         assert (await name_trustees(client, build.headers, election_id, trustees, 2)).is_success
+        assert (
+            await client.put(
+                f"/api/elections/{election_id}/observers",
+                json={"account_ids": [NAMED_OBSERVER]},
+                headers=build.headers,
+            )
+        ).is_success
         headers = {
             "anonymous": {},
             "voter": token("voter"),
             "other-org": token("owner", org=OTHER_ORG, subject=trustees[0].account_id),
             "unnamed-trustee": token("trustee", subject="someone-else"),
             "observer": token("observer"),
+            "named-observer": token("observer", subject=NAMED_OBSERVER),
             "admin": token("admin"),
             "owner": token("owner"),
             "trustee-1": trustees[0].headers,
@@ -147,14 +163,28 @@ async def test_ceremony_role_matrix(
 async def test_the_named_account_needs_the_trustee_role(
     client: httpx.AsyncClient, build: Builder, token: Callable[..., dict[str, str]]
 ) -> None:
-    """The account named as trustee, logged in with another role, cannot act as trustee."""
+    """The account named as trustee, logged in with another role, cannot act as trustee
+    (as an observer not named for the election, the election does not even exist for it)."""
     election_id = str((await build.election())["id"])
     trustees = make_trustees(client, token, election_id)
     await name_trustees(client, build.headers, election_id, trustees, 2)
+    outcomes = {}
     for role in ("observer", "admin", "owner"):
         response = await client.put(
             f"/api/elections/{election_id}/ceremony/trustees/1/box-key",
             json={"box_public_key": HEX},
             headers=token(role, subject=trustees[0].account_id),
         )
-        assert response.status_code == 403, role
+        outcomes[role] = response.status_code
+    assert outcomes == {"observer": 404, "admin": 403, "owner": 403}
+    await client.put(
+        f"/api/elections/{election_id}/observers",
+        json={"account_ids": [trustees[0].account_id]},
+        headers=build.headers,
+    )
+    response = await client.put(
+        f"/api/elections/{election_id}/ceremony/trustees/1/box-key",
+        json={"box_public_key": HEX},
+        headers=token("observer", subject=trustees[0].account_id),
+    )
+    assert response.status_code == 403

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import QUESTION, Builder, election_body
+from .conftest import OBSERVER_ID, QUESTION, Builder, election_body
 
 PROBLEM = "application/problem+json"
 
@@ -200,8 +200,11 @@ async def test_times_are_stored_in_utc_whatever_the_input_offset(
         closes_at=(opens + timedelta(hours=10)).isoformat(),
         time_zone="America/New_York",
     )
+    await build.observe(created["id"])
     fetched = (
-        await client.get(f"/api/elections/{created['id']}", headers=token("observer"))
+        await client.get(
+            f"/api/elections/{created['id']}", headers=token("observer", subject=OBSERVER_ID)
+        )
     ).json()
     assert datetime.fromisoformat(fetched["opens_at"]) == opens
     assert fetched["opens_at_local"] == "2027-06-01T04:00:00-04:00"

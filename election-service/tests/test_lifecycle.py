@@ -15,7 +15,7 @@ from election_service.errors import NotEditable, TransitionRefused
 from election_service.lifecycle import transition
 from securevote.db import Database
 
-from .conftest import ORG, QUESTION, Builder, roll_csv
+from .conftest import OBSERVER_ID, ORG, QUESTION, Builder, roll_csv
 
 Headers = Callable[..., dict[str, str]]
 
@@ -41,8 +41,9 @@ async def test_an_empty_draft_lists_everything_missing(
         "trustees not chosen (trustee_count and threshold)",
         "joint public key not set",
     ]
+    await build.observe(election_id)
     readiness = await client.get(
-        f"/api/elections/{election_id}/readiness", headers=token("observer")
+        f"/api/elections/{election_id}/readiness", headers=token("observer", subject=OBSERVER_ID)
     )
     assert readiness.json() == {
         "state": "draft",

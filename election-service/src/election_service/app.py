@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from election_service.api.errors import install_election_error_handlers
-from election_service.api.routes import ceremony, elections, lifecycle, questions, voters
+from election_service.api.routes import (
+    ceremony,
+    elections,
+    lifecycle,
+    observers,
+    questions,
+    voters,
+)
 from securevote.config import Settings, load_settings
 from securevote.db import Database
 from securevote.webapp import create_service_app
@@ -28,6 +35,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             voters.router,
             lifecycle.router,
             ceremony.router,
+            observers.router,
         ],
         title="secure-vote election service",
         upload_paths=[rf"{PREFIX}/[^/]+/voters/import"],

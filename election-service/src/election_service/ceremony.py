@@ -43,6 +43,7 @@ from election_service.access import (
     SERVICE,
     election_for_change,
     election_for_read,
+    election_for_reader,
     election_target,
 )
 from election_service.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -562,11 +563,10 @@ async def _as_trustee(
     session: AsyncSession, principal: Principal, *, election_id: str, index: int
 ) -> Election:
     """The election, locked and in draft, if ``principal`` is its trustee ``index``:
-    404 for another organisation, 403 for anyone else, 409 once it is not a draft."""
+    404 for whoever may not read the election (``access.readable_by``), 403 for anyone else
+    who is not trustee ``index``, 409 once it is not a draft."""
     assert principal.organisation_id is not None
-    await election_for_read(
-        session, organisation_id=principal.organisation_id, election_id=election_id
-    )
+    await election_for_reader(session, principal=principal, election_id=election_id)
     account = await session.scalar(
         select(CeremonyTrustee.account_id).where(
             CeremonyTrustee.election_id == election_id, CeremonyTrustee.trustee_index == index

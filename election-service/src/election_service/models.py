@@ -209,6 +209,20 @@ class CeremonyTrustee(Base):
     name: Mapped[str] = mapped_column(String(200))
 
 
+class ElectionObserver(Base):
+    """An account named to observe one election. An account whose organisation role is
+    observer sees only the elections it is named for (``access.readable_by``). Not part of
+    the election's definition: observers may be named at any state."""
+
+    __tablename__ = "election_observers"
+    __table_args__ = (Index("ix_election_observers_account_id", "account_id"),)
+
+    election_id: Mapped[str] = mapped_column(
+        ForeignKey("elections.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 class KeyCeremony(Base):
     """The current attempt of an election's key ceremony. ``ceremony_id`` changes whenever it
     is reset; ``manifest`` is the manifest the parameters were fixed with (at the first

@@ -342,6 +342,26 @@ class TrusteeIn(Strict):
     name: TrusteeName = Field(description="shown in the election record")
 
 
+MAX_OBSERVERS = 200
+
+
+class ObserversIn(Strict):
+    """The accounts (role observer) that observe this election; replaces the list."""
+
+    account_ids: list[uuid.UUID] = Field(max_length=MAX_OBSERVERS)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        if len(set(self.account_ids)) != len(self.account_ids):
+            raise ValueError("an account is named twice")
+        return self
+
+
+class ObserversOut(BaseModel):
+    election_id: str
+    account_ids: list[str] = Field(description="sorted")
+
+
 class TrusteesIn(Strict):
     """Either ``trustees`` (in order: trustee 1, 2, …) and ``threshold``, or
     ``server_trustee: true`` alone (demo mode: n = k = 1)."""

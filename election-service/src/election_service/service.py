@@ -19,6 +19,7 @@ from election_service.access import (
     SERVICE,
     election_for_change,
     election_target,
+    readable_by,
 )
 from election_service.errors import InvalidInput, NotFound
 from election_service.lifecycle import mark_published, mark_tallied
@@ -32,6 +33,7 @@ from election_service.questions import (
 from election_service.schemas import ElectionCreate, ElectionUpdate
 from election_service.server_trustee import server_trustee_key_share
 from securevote import audit
+from securevote.auth import Principal
 
 __all__ = [
     "add_question",
@@ -85,13 +87,14 @@ async def create_election(
 async def list_elections(
     session: AsyncSession,
     *,
-    organisation_id: str,
+    principal: Principal,
     state: str | None,
     page: int,
     per_page: int,
 ) -> tuple[list[Election], int]:
-    """A page of the organisation's elections, newest first, and how many there are."""
-    query = select(Election).where(Election.organisation_id == organisation_id)
+    """A page of the elections ``principal`` may read (``access.readable_by``), newest
+    first, and how many there are."""
+    query = select(Election).where(readable_by(principal))
     if state is not None:
         query = query.where(Election.state == state)
     total = await session.scalar(select(func.count()).select_from(query.subquery()))

@@ -1,8 +1,11 @@
 """Dependency aliases for the election service's routes (the shared ones re-exported).
 
 Function checks happen here: anonymous → 401, a voter → 403, an admin without a role that
-allows the action → 403. The object check (the election belongs to the caller's
-organisation, else 404) happens in the service's queries.
+allows the action → 403. The object check happens against the database: for reading one
+election, :data:`ElectionReader` loads it with ``access.readable_by`` (owner and admin: every
+election of the organisation; trustee: those it is a named ceremony trustee of; observer:
+those it is a named observer of; anyone else: 404); for changing, the service's queries
+scope it to the caller's organisation (else 404).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
+from election_service.access import MANAGER_ROLES, election_for_reader
 from securevote.auth import Principal, Role
 from securevote.db import Database
 from securevote.deps import CurrentAdmin, CurrentPrincipal, SessionDep, SettingsDep
@@ -24,13 +28,14 @@ __all__ = [
     "ElectionEditor",
     "ElectionId",
     "ElectionReader",
+    "OrganisationMember",
     "RollReader",
     "SessionDep",
     "SettingsDep",
 ]
 
 READ_ROLES = (Role.OWNER, Role.ADMIN, Role.TRUSTEE, Role.OBSERVER)
-EDIT_ROLES = (Role.OWNER, Role.ADMIN)
+EDIT_ROLES = MANAGER_ROLES
 # The roll is personal data: only those who manage the election see it (data minimisation);
 # trustees and observers see the number of voters in the election itself.
 ROLL_READ_ROLES = EDIT_ROLES
@@ -42,8 +47,19 @@ def _require(admin: Principal, roles: tuple[Role, ...], what: str) -> Principal:
     return admin
 
 
-def require_reader(admin: CurrentAdmin) -> Principal:
+def require_member(admin: CurrentAdmin) -> Principal:
+    """A role of the organisation; which elections it sees is ``access.readable_by``."""
     return _require(admin, READ_ROLES, "owner, admin, trustee or observer")
+
+
+async def require_election_reader(
+    election_id: Annotated[uuid.UUID, Path(description="the election's id")],
+    session: SessionDep,
+    member: Annotated[Principal, Depends(require_member)],
+) -> Principal:
+    """A caller who may read this election (else 404); the request's session is shared."""
+    await election_for_reader(session, principal=member, election_id=str(election_id))
+    return member
 
 
 def require_editor(admin: CurrentAdmin) -> Principal:
@@ -59,7 +75,10 @@ def get_database(request: Request) -> Database:
     return database
 
 
-ElectionReader = Annotated[Principal, Depends(require_reader)]
+# Listing, and the ceremony steps (whose service checks the election for the caller itself).
+OrganisationMember = Annotated[Principal, Depends(require_member)]
+# Reading one election (``election_id`` in the path): 404 unless the caller may see it.
+ElectionReader = Annotated[Principal, Depends(require_election_reader)]
 ElectionEditor = Annotated[Principal, Depends(require_editor)]
 RollReader = Annotated[Principal, Depends(require_roll_reader)]
 DatabaseDep = Annotated[Database, Depends(get_database)]

@@ -1,8 +1,9 @@
 """The key ceremony: the organiser names the trustees; each trustee posts its steps.
 
-Who: reading the progress — every role of the organisation; naming the trustees and
-restarting — owner, admin; a trustee step for trustee i — only the account named as trustee
-i, with the trustee role (anyone else of the organisation: 403; another organisation: 404).
+Who: reading the progress — whoever may read the election (``access.readable_by``); naming
+the trustees and restarting — owner, admin; a trustee step for trustee i — only the account
+named as trustee i, with the trustee role (anyone else who may read the election: 403;
+anyone who may not, of this organisation or another: 404).
 A step refused as invalid (422) is audited as a failure.
 """
 
@@ -22,6 +23,7 @@ from election_service.api.deps import (
     ElectionEditor,
     ElectionId,
     ElectionReader,
+    OrganisationMember,
     SessionDep,
     SettingsDep,
     actor,
@@ -126,7 +128,7 @@ async def register_box_key(
     index: TrusteeIndex,
     body: BoxKeyIn,
     database: DatabaseDep,
-    member: ElectionReader,
+    member: OrganisationMember,
 ) -> CeremonyOut:
     """Step 1 (trustee ``index``): the X25519 public key its shares are sealed to."""
     eid = str(election_id)
@@ -151,7 +153,7 @@ async def post_dealing(
     index: TrusteeIndex,
     body: DealingIn,
     database: DatabaseDep,
-    member: ElectionReader,
+    member: OrganisationMember,
 ) -> CeremonyOut:
     """Step 2 (trustee ``index``): Feldman commitments with proof, and n-1 sealed shares."""
     eid = str(election_id)
@@ -172,7 +174,7 @@ async def post_dealing(
 
 @router.get("/ceremony/trustees/{index}/shares")
 async def get_shares(
-    election_id: ElectionId, index: TrusteeIndex, session: SessionDep, member: ElectionReader
+    election_id: ElectionId, index: TrusteeIndex, session: SessionDep, member: OrganisationMember
 ) -> SharesOut:
     """The sealed shares addressed to trustee ``index`` (to that trustee only)."""
     return await ceremony.shares_for(
@@ -186,7 +188,7 @@ async def post_verification(
     index: TrusteeIndex,
     body: VerificationIn,
     database: DatabaseDep,
-    member: ElectionReader,
+    member: OrganisationMember,
 ) -> CeremonyOut:
     """Step 3 (trustee ``index``): "ok", or complaints naming the senders of bad shares."""
     eid = str(election_id)
@@ -211,7 +213,7 @@ async def post_answer(
     index: TrusteeIndex,
     body: AnswerIn,
     database: DatabaseDep,
-    member: ElectionReader,
+    member: OrganisationMember,
 ) -> CeremonyOut:
     """Trustee ``index`` answers a complaint against it by revealing the share publicly."""
     eid = str(election_id)

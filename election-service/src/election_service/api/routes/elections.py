@@ -13,6 +13,7 @@ from election_service.api.deps import (
     ElectionEditor,
     ElectionId,
     ElectionReader,
+    OrganisationMember,
     SessionDep,
     actor,
     org,
@@ -57,13 +58,13 @@ async def create_election(
 @router.get("")
 async def list_elections(
     session: SessionDep,
-    reader: ElectionReader,
+    member: OrganisationMember,
     state: State | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ElectionPage:
     items, total = await service.list_elections(
-        session, organisation_id=org(reader), state=state, page=page, per_page=per_page
+        session, principal=member, state=state, page=page, per_page=per_page
     )
     return ElectionPage(
         total=total,
