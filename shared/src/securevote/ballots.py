@@ -19,9 +19,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from securevote.crypto.elgamal import ZERO_CIPHERTEXT, Ciphertext, add_all, encrypt
+from securevote.crypto.elgamal import Ciphertext, add_all, encrypt
 from securevote.crypto.group import GroupError, Point, Scalar, base_mul
 from securevote.crypto.hashing import canonical_json, hash256, hash_to_scalar
+from securevote.crypto.native import Accumulator
 from securevote.crypto.proofs import (
     DisjunctiveProof,
     ProofError,
@@ -551,13 +552,16 @@ def aggregate_ballots(
 ) -> dict[tuple[str, str], Ciphertext]:
     """Homomorphic per-option sums, keyed by (question id, option id).  Ballots must be valid
     and must be the counted ones (`counted_ballots`)."""
-    totals = {(q.id, o): ZERO_CIPHERTEXT for q in manifest.questions for o in q.option_ids}
+    keys = [(q.id, o) for q in manifest.questions for o in q.option_ids]
+    pads = {key: Accumulator() for key in keys}
+    datas = {key: Accumulator() for key in keys}
     for ballot in ballots:
         for question in ballot.questions:
             for selection in question.selections:
                 key = (question.question_id, selection.option_id)
-                totals[key] = totals[key] + selection.ciphertext
-    return totals
+                pads[key].add(selection.ciphertext.pad.encoding)
+                datas[key].add(selection.ciphertext.data.encoding)
+    return {key: Ciphertext(pads[key].point(), datas[key].point()) for key in keys}
 
 
 def tally_label(question_id: str, option_id: str) -> str:

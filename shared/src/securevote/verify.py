@@ -42,6 +42,7 @@ from securevote.crypto.merkle import (
     verify_consistency,
     verify_tree_head,
 )
+from securevote.crypto.native import Accumulator
 from securevote.crypto.proofs import ProofError
 from securevote.crypto.threshold import (
     CeremonyError,
@@ -126,7 +127,7 @@ def _scan_chunk(start: int, lines: list[bytes]) -> _BoardScan:
     public_key: Point = _worker["public_key"]
     election_hash: bytes = _worker["election_hash"]
     scan = _BoardScan()
-    sums: dict[OptionKey, tuple[Point, Point]] = {}
+    sums: dict[OptionKey, tuple[Accumulator, Accumulator]] = {}
     for offset, line in enumerate(lines):
         index = start + offset
         tracker = hash256(TRACKER_TAG, election_hash, line)
@@ -151,9 +152,12 @@ def _scan_chunk(start: int, lines: list[bytes]) -> _BoardScan:
         for question in ballot.questions:
             for selection in question.selections:
                 key = (question.question_id, selection.option_id)
-                pad, data = sums.get(key, (IDENTITY, IDENTITY))
-                sums[key] = (pad + selection.ciphertext.pad, data + selection.ciphertext.data)
-    scan.sums = sums
+                if key not in sums:
+                    sums[key] = (Accumulator(), Accumulator())
+                pad, data = sums[key]
+                pad.add(selection.ciphertext.pad.encoding)
+                data.add(selection.ciphertext.data.encoding)
+    scan.sums = {key: (pad.point(), data.point()) for key, (pad, data) in sums.items()}
     return scan
 
 

@@ -1,6 +1,7 @@
 """Framed hashing, canonical JSON, exponential ElGamal."""
 
 import pytest
+import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,6 +47,42 @@ def test_hash_to_scalar_is_reduced() -> None:
 
 def test_canonical_json_rfc8785() -> None:
     assert canonical_json({"b": 1, "a": [1.0, "é"]}) == '{"a":[1,"é"],"b":1}'.encode()
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_canonical_json_fast_path_writes_exactly_rfc8785(document: object) -> None:
+    """The json-module fast path and the rfc8785 library agree wherever both accept a value."""
+    try:
+        expected = rfc8785.dumps(document)
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError):
+        return
+    assert canonical_json(document) == expected
+
+
+def test_canonical_json_edge_cases() -> None:
+    for document in [
+        {"\u00e9": 1, "z": 2, "\U0001f600": 3, "\ufb01": 4},  # key order by UTF-16 code units
+        [2**53, -(2**53), 2**53 - 1, 1e21, 0.1, -0.0],
+        {"s": "\u0000\u001f\u007f\u2028\"\\/\n\t\b\f\r"},
+    ]:
+        try:
+            expected = rfc8785.dumps(document)
+        except rfc8785.CanonicalizationError:
+            continue
+        assert canonical_json(document) == expected
 
 
 @settings(max_examples=20, deadline=None)

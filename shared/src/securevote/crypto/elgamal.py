@@ -20,6 +20,7 @@ from securevote.crypto.group import (
     base_mul,
     small_base_mul,
 )
+from securevote.crypto.native import Accumulator
 
 #: Default upper bound for `discrete_log`: comfortably above 10 million voters.
 DEFAULT_DLOG_BOUND = 1 << 24
@@ -56,13 +57,12 @@ def encrypt(*, message: int, public_key: Point, nonce: Scalar) -> Ciphertext:
 
 
 def add_all(ciphertexts: Iterable[Ciphertext]) -> Ciphertext:
-    """Homomorphic sum (encrypts the sum of the messages)."""
-    pad = IDENTITY
-    data = IDENTITY
+    """Homomorphic sum (encrypts the sum of the messages); public values, so summed natively."""
+    pad, data = Accumulator(), Accumulator()
     for ciphertext in ciphertexts:
-        pad = pad + ciphertext.pad
-        data = data + ciphertext.data
-    return Ciphertext(pad, data)
+        pad.add(ciphertext.pad.encoding)
+        data.add(ciphertext.data.encoding)
+    return Ciphertext(pad.point(), data.point())
 
 
 def decrypt_to_point(ciphertext: Ciphertext, secret_key: Scalar) -> Point:

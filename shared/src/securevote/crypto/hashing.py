@@ -11,6 +11,7 @@ are converted by `encode_part`.
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import rfc8785
@@ -71,6 +72,31 @@ def hash_to_point(tag: str, *parts: HashPart) -> Point:
 
 
 def canonical_json(document: Any) -> bytes:
-    """RFC 8785 (JCS) canonical serialisation of a JSON-compatible value."""
+    """RFC 8785 (JCS) canonical serialisation of a JSON-compatible value.
+
+    For documents of strings, ASCII keys, booleans, null and integers of at most 53 bits (every
+    ballot, receipt and record file) Python's own encoder with sorted keys and no whitespace
+    writes exactly the JCS bytes, several times faster: the two differ only on floats, on
+    integers a double cannot hold, and on key order outside ASCII, all sent to rfc8785.
+    """
+    if _plain(document):
+        text = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return text.encode()
     result: bytes = rfc8785.dumps(document)
     return result
+
+
+_SAFE_INTEGER = 2**53
+
+
+def _plain(value: Any) -> bool:
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return bool(-_SAFE_INTEGER < value < _SAFE_INTEGER)
+    if kind is list:
+        return all(_plain(item) for item in value)
+    if kind is dict:
+        return all(type(key) is str and key.isascii() and _plain(v) for key, v in value.items())
+    return False

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from securevote.crypto.elgamal import Ciphertext
 from securevote.crypto.group import (
+    GENERATOR,
     ORDER,
     Point,
     Scalar,
@@ -27,6 +28,7 @@ from securevote.crypto.group import (
     small_base_mul,
 )
 from securevote.crypto.hashing import HashPart, hash_to_scalar
+from securevote.crypto.native import linear_combinations
 
 SCHNORR_TAG = "securevote/v1/proof/schnorr"
 DLEQ_TAG = "securevote/v1/proof/dleq"
@@ -113,7 +115,9 @@ def verify_schnorr(*, public: Point, proof: SchnorrProof, context: Context) -> b
     """Check knowledge of log_G(public); the identity is never an acceptable public value."""
     if public.is_identity():
         return False
-    commitment = base_mul(proof.response) - public * proof.challenge
+    (commitment,) = linear_combinations(
+        (GENERATOR, public), [(proof.response, -proof.challenge.value)]
+    )
     return proof.challenge == hash_to_scalar(SCHNORR_TAG, *context, public, commitment)
 
 
@@ -135,8 +139,8 @@ def verify_dleq(
 ) -> bool:
     if g1.is_identity() or h1.is_identity() or g2.is_identity():
         return False
-    a = g1 * proof.response - h1 * proof.challenge
-    b = g2 * proof.response - h2 * proof.challenge
+    r, minus_c = proof.response, -proof.challenge.value
+    a, b = linear_combinations((g1, h1, g2, h2), [(r, minus_c, 0, 0), (0, 0, r, minus_c)])
     return proof.challenge == hash_to_scalar(DLEQ_TAG, *context, g1, h1, g2, h2, a, b)
 
 
@@ -220,13 +224,17 @@ def verify_encrypts_one_of(
         return False
     if ciphertext.pad.is_identity() or public_key.is_identity():
         return False
-    pad, data = ciphertext.pad, ciphertext.data
-    commitments: list[Point] = []
+    # Per value v with (c, r): r·G - c·pad and r·pk - c·(data - v·G), over the points
+    # (G, pk, pad, data), all in one call that decodes each point once.
+    rows: list[tuple[Scalar | int, ...]] = []
     total = 0
     for value, challenge, response in zip(values, proof.challenges, proof.responses, strict=True):
-        shifted = data - small_base_mul(value) if value else data
-        commitments.append(base_mul(response) - pad * challenge)
-        commitments.append(public_key * response - shifted * challenge)
-        total += challenge.value
+        c = challenge.value
+        rows.append((response, 0, -c, 0))
+        rows.append((c * value, response, 0, -c))
+        total += c
+    commitments = linear_combinations(
+        (GENERATOR, public_key, ciphertext.pad, ciphertext.data), rows
+    )
     expected = _challenge_for_values(context, public_key, ciphertext, values, commitments)
     return total % ORDER == expected.value
