@@ -1,4 +1,4 @@
-"""The variable-time native arithmetic agrees with libsodium on every input (docs/adr/0010)."""
+"""The variable-time native arithmetic agrees with libsodium on every input (docs/adr/0011)."""
 
 import secrets
 

@@ -8,7 +8,7 @@ variable time, which libsodium (used for everything that involves a secret) does
 * `Accumulator` adds millions of encoded points without re-encoding in between.
 
 Both reject invalid or non-canonical encodings exactly as `Point` does. The library is compiled
-when the package is built (shared/hatch_build.py); docs/adr/0010-native-vartime-arithmetic.md
+when the package is built (shared/hatch_build.py); docs/adr/0011-native-vartime-arithmetic.md
 says why it exists and what it may be used for.
 """
 
