@@ -177,7 +177,10 @@ INSERT INTO securevote_admin.table_writers (table_name, role_name, privileges) V
     ('tallies', 'securevote_results', 'INSERT, UPDATE, DELETE'),
     ('decryption_shares', 'securevote_results', 'INSERT, UPDATE, DELETE'),
     ('results', 'securevote_results', 'INSERT, UPDATE, DELETE'),
-    ('rejected_shares', 'securevote_results', 'INSERT');
+    ('rejected_shares', 'securevote_results', 'INSERT'),
+    -- the stored election record of a published election: built once, never changed
+    ('election_records', 'securevote_results', 'INSERT'),
+    ('election_record_chunks', 'securevote_results', 'INSERT');
 
 -- Grants the writers of one table (called by the event trigger and by apply_grants).
 CREATE FUNCTION securevote_admin.grant_writers(target regclass, table_name text)

@@ -24,6 +24,7 @@ from securevote.ballots import (
     Manifest,
     OptionDefinition,
     QuestionDefinition,
+    encrypt_ballot,
     tally_label,
 )
 from securevote.config import Settings
@@ -40,6 +41,7 @@ from securevote.db import Database
 from securevote.record import trustees_document
 from securevote_server.allinone import AllInOne
 
+RESULTS = "/api/results/elections/{}"
 ORG = "org-main"
 OTHER_ORG = "org-other"
 TRUSTEE_ACCOUNTS = {1: "acct-trustee-1", 2: "acct-trustee-2", 3: "acct-trustee-3"}
@@ -268,3 +270,101 @@ def election_factory(database: Database) -> Callable[..., Any]:
         return await create_election(database, **kwargs)
 
     return make
+
+
+VOTES = [
+    {"chair": ["ada"], "motions": ["m1"]},
+    {"chair": ["grace"], "motions": ["m1", "m2"]},
+    {"chair": ["ada"], "motions": []},
+    {"chair": ["alan"], "motions": ["m2"]},
+    {"chair": ["grace"], "motions": ["m1"]},
+]
+REVOTE = (2, {"chair": ["grace"], "motions": ["m2"]})  # voter 2 changes their mind
+
+
+@dataclass
+class Flows:
+    """The steps of an election through the APIs, as the tests take them."""
+
+    client: httpx.AsyncClient
+    tokens: Callable[..., dict[str, str]]
+    VOTES = VOTES
+
+    def trustee(self, index: int) -> dict[str, str]:
+        return self.tokens("trustee", subject=f"acct-trustee-{index}")
+
+    async def cast(
+        self, election: TestElection, credential: str, choice: dict[str, list[str]]
+    ) -> None:
+        ballot, _ = encrypt_ballot(
+            manifest=election.context.manifest,
+            public_key=election.context.joint_key,
+            election_hash=election.context.election_hash,
+            credential=credential,
+            choices=choice,
+        )
+        response = await self.client.post(
+            f"/api/ballots/elections/{election.id}/cast",
+            json={"ballot": ballot.to_json()},
+            headers=self.tokens("voter", election_id=election.id, credential=credential),
+        )
+        assert response.status_code == 201, response.text
+        election.cast.append((credential, choice))
+
+    async def spoil(self, election: TestElection) -> None:
+        credential = election.credentials[0]
+        choice = {"chair": ["alan"], "motions": []}
+        ballot, seed = encrypt_ballot(
+            manifest=election.context.manifest,
+            public_key=election.context.joint_key,
+            election_hash=election.context.election_hash,
+            credential=credential,
+            choices=choice,
+        )
+        response = await self.client.post(
+            f"/api/ballots/elections/{election.id}/spoil",
+            json={"ballot": ballot.to_json(), "seed": seed.hex(), "choices": choice},
+            headers=self.tokens("voter", election_id=election.id, credential=credential),
+        )
+        assert response.status_code == 201, response.text
+
+    async def vote_and_close(self, election: TestElection) -> None:
+        """A spoiled ballot, VOTES, voter 2's re-vote; close and seal."""
+        await self.spoil(election)
+        for credential, choice in zip(election.credentials, VOTES, strict=False):
+            await self.cast(election, credential, choice)
+        voter, choice = REVOTE
+        await self.cast(election, election.credentials[voter], choice)
+        owner = self.tokens("owner")
+        closed = await self.client.post(f"/api/elections/{election.id}/close", headers=owner)
+        assert closed.status_code == 200, closed.text
+        sealed = await self.client.post(
+            f"/api/ballots/elections/{election.id}/board/seal", headers=owner
+        )
+        assert sealed.status_code == 200, sealed.text
+
+    async def decrypt(self, election: TestElection) -> None:
+        """Trustees 1 and 3 post their shares (k = 2)."""
+        base = RESULTS.format(election.id)
+        aggregate = (await self.client.get(f"{base}/aggregate", headers=self.trustee(1))).json()
+        for index in (1, 3):
+            body = election.share_body(index, aggregate["aggregate"])
+            posted = await self.client.post(
+                f"{base}/shares", json=body, headers=self.trustee(index)
+            )
+            assert posted.status_code == 201, posted.text
+        assert posted.json()["decrypted"] is True
+
+    async def tally_and_decrypt(self, election: TestElection) -> None:
+        base = RESULTS.format(election.id)
+        started = await self.client.post(f"{base}/tally", headers=self.tokens("owner"))
+        assert started.status_code == 202, started.text
+        progress = (await self.client.get(f"{base}/tally", headers=self.tokens("owner"))).json()
+        assert progress["status"] == "done"
+        assert progress["processed"] == progress["total"] == len(VOTES)
+        await self.decrypt(election)
+
+
+@pytest.fixture
+def flows(client: httpx.AsyncClient, tokens: Callable[..., dict[str, str]]) -> Flows:
+    return Flows(client, tokens)

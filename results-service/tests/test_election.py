@@ -17,103 +17,16 @@ from sqlalchemy import func, select
 
 from results_service.models import RejectedShare
 from securevote.audit import AuditEntry, verify_chain
-from securevote.ballots import encrypt_ballot
 from securevote.crypto.group import Point
 from securevote.db import Database
 from securevote.verify import verify_record
 
 RESULTS = "/api/results/elections/{}"
-VOTES = [
-    {"chair": ["ada"], "motions": ["m1"]},
-    {"chair": ["grace"], "motions": ["m1", "m2"]},
-    {"chair": ["ada"], "motions": []},
-    {"chair": ["alan"], "motions": ["m2"]},
-    {"chair": ["grace"], "motions": ["m1"]},
-]
-REVOTE = (2, {"chair": ["grace"], "motions": ["m2"]})  # voter 2 changes their mind
-
-
-async def _cast(
-    client: httpx.AsyncClient,
-    tokens: Callable[..., dict[str, str]],
-    election: Any,
-    credential: str,
-    choice: dict[str, list[str]],
-) -> None:
-    ballot, _ = encrypt_ballot(
-        manifest=election.context.manifest,
-        public_key=election.context.joint_key,
-        election_hash=election.context.election_hash,
-        credential=credential,
-        choices=choice,
-    )
-    response = await client.post(
-        f"/api/ballots/elections/{election.id}/cast",
-        json={"ballot": ballot.to_json()},
-        headers=tokens("voter", election_id=election.id, credential=credential),
-    )
-    assert response.status_code == 201, response.text
-    election.cast.append((credential, choice))
-
-
-async def _spoil(
-    client: httpx.AsyncClient, tokens: Callable[..., dict[str, str]], election: Any
-) -> None:
-    credential = election.credentials[0]
-    choice = {"chair": ["alan"], "motions": []}
-    ballot, seed = encrypt_ballot(
-        manifest=election.context.manifest,
-        public_key=election.context.joint_key,
-        election_hash=election.context.election_hash,
-        credential=credential,
-        choices=choice,
-    )
-    response = await client.post(
-        f"/api/ballots/elections/{election.id}/spoil",
-        json={"ballot": ballot.to_json(), "seed": seed.hex(), "choices": choice},
-        headers=tokens("voter", election_id=election.id, credential=credential),
-    )
-    assert response.status_code == 201, response.text
-
-
-async def vote_and_close(
-    client: httpx.AsyncClient, tokens: Callable[..., dict[str, str]], election: Any
-) -> None:
-    await _spoil(client, tokens, election)
-    for credential, choice in zip(election.credentials, VOTES, strict=False):
-        await _cast(client, tokens, election, credential, choice)
-    voter, choice = REVOTE
-    await _cast(client, tokens, election, election.credentials[voter], choice)
-    owner = tokens("owner")
-    closed = await client.post(f"/api/elections/{election.id}/close", headers=owner)
-    assert closed.status_code == 200, closed.text
-    sealed = await client.post(f"/api/ballots/elections/{election.id}/board/seal", headers=owner)
-    assert sealed.status_code == 200, sealed.text
-
-
-def trustee(tokens: Callable[..., dict[str, str]], index: int) -> dict[str, str]:
-    return tokens("trustee", subject=f"acct-trustee-{index}")
-
-
-async def tally_and_decrypt(
-    client: httpx.AsyncClient, tokens: Callable[..., dict[str, str]], election: Any
-) -> None:
-    base = RESULTS.format(election.id)
-    started = await client.post(f"{base}/tally", headers=tokens("owner"))
-    assert started.status_code == 202, started.text
-    progress = (await client.get(f"{base}/tally", headers=tokens("owner"))).json()
-    assert progress["status"] == "done"
-    assert progress["processed"] == progress["total"] == len(VOTES)
-    aggregate = (await client.get(f"{base}/aggregate", headers=trustee(tokens, 1))).json()
-    for index in (1, 3):
-        body = election.share_body(index, aggregate["aggregate"])
-        posted = await client.post(f"{base}/shares", json=body, headers=trustee(tokens, index))
-        assert posted.status_code == 201, posted.text
-    assert posted.json()["decrypted"] is True
 
 
 async def test_a_whole_election_two_of_three_trustees_published_and_verified(
     client: httpx.AsyncClient,
+    flows: Any,
     tokens: Callable[..., dict[str, str]],
     election_factory: Callable[..., Any],
     database: Database,
@@ -121,11 +34,11 @@ async def test_a_whole_election_two_of_three_trustees_published_and_verified(
 ) -> None:
     election = await election_factory()
     base = RESULTS.format(election.id)
-    await vote_and_close(client, tokens, election)
+    await flows.vote_and_close(election)
 
     # Before the tally: no aggregate; trustees cannot post.
     owner = tokens("owner")
-    early = await client.get(f"{base}/aggregate", headers=trustee(tokens, 1))
+    early = await client.get(f"{base}/aggregate", headers=flows.trustee(1))
     assert early.status_code == 409
     started = await client.post(f"{base}/tally", headers=owner)
     assert started.status_code == 202, started.text
@@ -138,7 +51,7 @@ async def test_a_whole_election_two_of_three_trustees_published_and_verified(
     state = (await client.get(f"/api/elections/{election.id}", headers=owner)).json()["state"]
     assert state == "tallied"
 
-    aggregate = (await client.get(f"{base}/aggregate", headers=trustee(tokens, 1))).json()
+    aggregate = (await client.get(f"{base}/aggregate", headers=flows.trustee(1))).json()
     assert aggregate["threshold"] == 2 and aggregate["ballots"] == 5
     keys = [(e["question"], e["option"]) for e in aggregate["aggregate"]]
     assert keys == [("chair", "ada"), ("chair", "grace"), ("chair", "alan"), ("motions", "m1"),
@@ -146,16 +59,16 @@ async def test_a_whole_election_two_of_three_trustees_published_and_verified(
 
     # Trustee 1 posts valid shares; one trustee is not enough.
     body1 = election.share_body(1, aggregate["aggregate"])
-    first = await client.post(f"{base}/shares", json=body1, headers=trustee(tokens, 1))
+    first = await client.post(f"{base}/shares", json=body1, headers=flows.trustee(1))
     assert first.status_code == 201, first.text
     assert first.json() == {"trustee": 1, "shares_from": [1], "threshold": 2, "decrypted": False}
     # A second set from the same trustee is refused by the database's constraint.
-    twice = await client.post(f"{base}/shares", json=body1, headers=trustee(tokens, 1))
+    twice = await client.post(f"{base}/shares", json=body1, headers=flows.trustee(1))
     assert twice.status_code == 409
     # Trustee 1 cannot post as trustee 3.
     posing = election.share_body(3, aggregate["aggregate"])
     assert (
-        await client.post(f"{base}/shares", json=posing, headers=trustee(tokens, 1))
+        await client.post(f"{base}/shares", json=posing, headers=flows.trustee(1))
     ).status_code == 403
 
     # Trustee 3 first posts a bad share (another point): refused and recorded.
@@ -165,7 +78,7 @@ async def test_a_whole_election_two_of_three_trustees_published_and_verified(
         .__add__(Point.from_hex(bad["shares"][0]["share"]))
         .hex()
     )
-    refused = await client.post(f"{base}/shares", json=bad, headers=trustee(tokens, 3))
+    refused = await client.post(f"{base}/shares", json=bad, headers=flows.trustee(3))
     assert refused.status_code == 422, refused.text
     assert refused.json()["code"] == "invalid_share"
     async with database.session() as session:
@@ -179,15 +92,15 @@ async def test_a_whole_election_two_of_three_trustees_published_and_verified(
         assert (await client.get(f"{base}/{path}", headers=owner)).status_code == 404
 
     good = election.share_body(3, aggregate["aggregate"])
-    second = await client.post(f"{base}/shares", json=good, headers=trustee(tokens, 3))
+    second = await client.post(f"{base}/shares", json=good, headers=flows.trustee(3))
     assert second.status_code == 201, second.text
     assert second.json()["decrypted"] is True
     for path in ("results", "results.csv", "results.svg", "record"):
         assert (await client.get(f"{base}/{path}", headers=owner)).status_code == 404
 
-    # Publication: only an owner or admin of the organisation.
-    for role in ("trustee", "observer"):
-        assert (await client.post(f"{base}/publish", headers=tokens(role))).status_code == 403
+    # Publication: only an owner or admin of the organisation (the election's own trustee
+    # reads it but may not publish; test_access.py has every role and endpoint).
+    assert (await client.post(f"{base}/publish", headers=flows.trustee(1))).status_code == 403
     assert (
         await client.post(f"{base}/publish", headers=tokens("owner", org="org-other"))
     ).status_code == 404
@@ -265,13 +178,14 @@ async def test_a_whole_election_two_of_three_trustees_published_and_verified(
 
 async def test_a_mutated_record_fails_verification(
     client: httpx.AsyncClient,
+    flows: Any,
     tokens: Callable[..., dict[str, str]],
     election_factory: Callable[..., Any],
     tmp_path: Path,
 ) -> None:
     election = await election_factory()
-    await vote_and_close(client, tokens, election)
-    await tally_and_decrypt(client, tokens, election)
+    await flows.vote_and_close(election)
+    await flows.tally_and_decrypt(election)
     base = RESULTS.format(election.id)
     assert (await client.post(f"{base}/publish", headers=tokens("owner"))).status_code == 200
     original = tmp_path / "record.zip"
@@ -298,17 +212,18 @@ async def test_a_mutated_record_fails_verification(
 
 async def test_results_are_hidden_from_every_role_before_publication(
     client: httpx.AsyncClient,
+    flows: Any,
     tokens: Callable[..., dict[str, str]],
     election_factory: Callable[..., Any],
 ) -> None:
     election = await election_factory()
-    await vote_and_close(client, tokens, election)
-    await tally_and_decrypt(client, tokens, election)
+    await flows.vote_and_close(election)
+    await flows.tally_and_decrypt(election)
     base = RESULTS.format(election.id)
     callers = {
         "anonymous": tokens("anonymous"),
         "voter": tokens("voter", election_id=election.id, credential=election.credentials[0]),
-        "trustee": trustee(tokens, 1),
+        "trustee": flows.trustee(1),
         "observer": tokens("observer"),
         "admin": tokens("admin"),
         "owner": tokens("owner"),
@@ -332,26 +247,27 @@ async def test_results_are_hidden_from_every_role_before_publication(
 
 async def test_no_tally_before_the_election_is_closed_and_the_board_sealed(
     client: httpx.AsyncClient,
+    flows: Any,
     tokens: Callable[..., dict[str, str]],
     election_factory: Callable[..., Any],
 ) -> None:
     election = await election_factory()
     base = RESULTS.format(election.id)
     owner = tokens("owner")
-    await _cast(client, tokens, election, election.credentials[0], VOTES[0])
+    await flows.cast(election, election.credentials[0], flows.VOTES[0])
     refused = await client.post(f"{base}/tally", headers=owner)
     assert refused.status_code == 409 and refused.json()["code"] == "not_closed"
     assert (await client.post(f"/api/elections/{election.id}/close", headers=owner)).is_success
     unsealed = await client.post(f"{base}/tally", headers=owner)
     assert unsealed.status_code == 409 and unsealed.json()["code"] == "board_not_sealed"
-    for role in ("trustee", "observer"):
-        assert (await client.post(f"{base}/tally", headers=tokens(role))).status_code == 403
+    assert (await client.post(f"{base}/tally", headers=flows.trustee(1))).status_code == 403
     progress = (await client.get(f"{base}/tally", headers=owner)).json()
     assert progress["status"] == "not_started"
 
 
 async def test_concurrent_tally_workers_add_every_batch_exactly_once(
     client: httpx.AsyncClient,
+    flows: Any,
     tokens: Callable[..., dict[str, str]],
     election_factory: Callable[..., Any],
     database: Database,
@@ -362,9 +278,9 @@ async def test_concurrent_tally_workers_add_every_batch_exactly_once(
     from securevote.record import aggregate_document
 
     election = await election_factory(voters=9)
-    choices = [VOTES[i % len(VOTES)] for i in range(9)]
+    choices = [flows.VOTES[i % len(flows.VOTES)] for i in range(9)]
     for credential, choice in zip(election.credentials, choices, strict=True):
-        await _cast(client, tokens, election, credential, choice)
+        await flows.cast(election, credential, choice)
     owner = tokens("owner")
     assert (await client.post(f"/api/elections/{election.id}/close", headers=owner)).is_success
     sealed = await client.post(f"/api/ballots/elections/{election.id}/board/seal", headers=owner)
@@ -396,6 +312,7 @@ async def test_concurrent_tally_workers_add_every_batch_exactly_once(
 
 async def test_demo_mode_the_server_trustee_decrypts_the_tally_alone(
     client: httpx.AsyncClient,
+    flows: Any,
     tokens: Callable[..., dict[str, str]],
     election_factory: Callable[..., Any],
     database: Database,
@@ -406,7 +323,7 @@ async def test_demo_mode_the_server_trustee_decrypts_the_tally_alone(
     from results_service import service
 
     election = await election_factory(server_trustee=True)
-    await vote_and_close(client, tokens, election)
+    await flows.vote_and_close(election)
     base = RESULTS.format(election.id)
     assert (await client.post(f"{base}/tally", headers=tokens("owner"))).status_code == 202
     outcome = await service.server_trustee_share(

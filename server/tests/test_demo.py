@@ -1,13 +1,23 @@
-"""``securevote demo`` runs a whole election in-process and ends with a verified record and a
-result equal to the plain count of the choices its voters made."""
+"""``securevote demo`` runs a whole election and ends with a verified record and a result
+equal to the plain count of the choices its voters made: in-process, and with ``--url``
+against a running system (``securevote up`` in its own process, real HTTP on a loopback port,
+its jobs delivering the invitations, an owner made with ``securevote admin create``)."""
 
 from __future__ import annotations
 
+import secrets
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from securevote.cli import main
+from securevote.config import Settings
+from securevote_server.demo import PASSWORD_ENV, SAMPLE_VOTERS
+
+VOTERS = 4  # the first rows of the sample roll
+VOTING = 3  # of whom vote
 
 
 def test_the_demo_runs_a_complete_election_and_the_record_verifies(
@@ -29,3 +39,69 @@ def test_the_demo_runs_a_complete_election_and_the_record_verifies(
     # The trustees' key files stay private to them.
     for key_file in workdir.glob("t*.key"):
         assert key_file.stat().st_mode & 0o077 == 0
+
+
+def test_the_demo_runs_against_a_running_system(
+    settings: Settings, tmp_path: Path, securevote_cli: Any
+) -> None:
+    env = securevote_cli.environment(settings)
+    email, password = "owner@example.org", secrets.token_urlsafe(18)
+    created = subprocess.run(
+        [
+            *securevote_cli.command,
+            "admin",
+            "create",
+            "--organisation",
+            "Demo Association",
+            "--email",
+            email,
+            "--password-stdin",
+        ],
+        input=password + "\n",
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert created.returncode == 0, created.stdout + created.stderr
+    roll = tmp_path / "voters.csv"
+    roll.write_text("".join(SAMPLE_VOTERS.read_text().splitlines(keepends=True)[: VOTERS + 1]))
+    workdir = tmp_path / "demo"
+    with securevote_cli.server(["up"], env, tmp_path) as base:
+        demo = subprocess.run(
+            [
+                *securevote_cli.command,
+                "demo",
+                "--url",
+                base,
+                "--owner-email",
+                email,
+                "--voters",
+                str(roll),
+                "--max-voters",
+                str(VOTING),
+                "--seed",
+                "7",
+                "--workdir",
+                str(workdir),
+                "--workers",
+                "1",
+            ],
+            env={**env, PASSWORD_ENV: password},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    out = demo.stdout
+    assert demo.returncode == 0, out + demo.stderr
+    assert f"roll imported from voters.csv: {VOTERS} voters, 0 rejected" in out
+    assert f"{VOTERS} invitation mails delivered to the dev mailbox" in out
+    assert "the tally is decrypted" in out
+    assert f"{VOTING} ballots of {VOTERS} eligible voters (75.00%)" in out
+    assert "verifier: PASSED; result equals the plain count of the choices made: yes" in out
+    assert password not in out + demo.stderr
+    assert len(list(workdir.glob("election-record-*.zip"))) == 1

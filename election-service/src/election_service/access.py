@@ -1,10 +1,11 @@
 """Loading an election for a caller: who may read which election, and locking for change.
 
-Who reads an election (the one place the rule lives: :func:`readable_by`): the owners and
-admins of its organisation; an account whose organisation role is trustee, if it is a named
-ceremony trustee of that election; an account whose organisation role is observer, if it is
-a named observer of that election. To anyone else the election does not exist (404, not
-403: its existence is not revealed), and the listing leaves it out.
+Who reads an election is the rule every service shares (``securevote.election_access``; the
+results service applies it too): the owners and admins of its organisation; an account whose
+organisation role is trustee, if it is a named ceremony trustee of that election; an account
+whose organisation role is observer, if it is a named observer of that election. To anyone
+else the election does not exist (404, not 403: its existence is not revealed), and the
+listing leaves it out. :func:`readable_by` binds the rule to the ``Election`` model.
 
 Every change to what defines an election goes through :func:`election_for_change`, which
 locks the election row (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
@@ -15,45 +16,24 @@ freeze sees the election, or sees it frozen and is refused.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from election_service.errors import NotEditable, NotFound
-from election_service.models import CeremonyTrustee, Election, ElectionObserver
-from securevote.auth import Principal, Role
+from election_service.models import Election
+from securevote import election_access
+from securevote.auth import Principal
+from securevote.election_access import MANAGER_ROLES as MANAGER_ROLES  # only they change one
 
 SERVICE = "election"
-# Roles that see every election of their organisation (and the only ones that change them).
-MANAGER_ROLES = (Role.OWNER, Role.ADMIN)
 
 
 def readable_by(principal: Principal) -> ColumnElement[bool]:
-    """The condition on ``Election`` for the elections ``principal`` may read."""
-    if principal.organisation_id is None:
-        return false()
-    in_organisation = Election.organisation_id == principal.organisation_id
-    if principal.has_role(*MANAGER_ROLES):
-        return in_organisation
-    named: list[ColumnElement[bool]] = []
-    if principal.has_role(Role.TRUSTEE):
-        named.append(
-            Election.id.in_(
-                select(CeremonyTrustee.election_id).where(
-                    CeremonyTrustee.account_id == principal.subject
-                )
-            )
-        )
-    if principal.has_role(Role.OBSERVER):
-        named.append(
-            Election.id.in_(
-                select(ElectionObserver.election_id).where(
-                    ElectionObserver.account_id == principal.subject
-                )
-            )
-        )
-    if not named:
-        return false()
-    return and_(in_organisation, or_(*named))
+    """The condition on ``Election`` for the elections ``principal`` may read (the shared
+    rule, :func:`securevote.election_access.readable_by`)."""
+    return election_access.readable_by(
+        principal, election_id=Election.id, organisation_id=Election.organisation_id
+    )
 
 
 async def election_for_reader(

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 from fastapi import FastAPI
 
+from results_service import metrics
 from results_service.api.routes import results
 from securevote.config import Settings, load_settings
 from securevote.db import Database
@@ -14,7 +21,7 @@ PREFIX = "/api/results"
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
-    return create_service_app(
+    app = create_service_app(
         name=NAME,
         prefix=PREFIX,
         settings=settings or load_settings(),
@@ -22,3 +29,18 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         routers=[results.router],
         title="secure-vote results service",
     )
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
+        async with inner(application) as state:
+            watcher = asyncio.create_task(metrics.watch_failed_tallies(app.state.database))
+            try:
+                yield state
+            finally:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+
+    app.router.lifespan_context = lifespan
+    return app

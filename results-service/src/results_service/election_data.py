@@ -1,10 +1,12 @@
 """Read-only access to the tables other services own (election, voting), inside our
-transactions. Only SQL Core text is used here, so this service imports no other service.
+transactions. Only SQL Core (text, lightweight tables) is used here, so this service imports
+no other service.
 
-What is read: the election row (state, organisation, frozen context, election hash), the
-size of its roll, its named trustees (which account is trustee j), and the voting service's
-board: ballots in board order, which ballot of a credential counts, the board state and the
-signed heads, and the spoiled ballots.
+What is read: the election row (state, organisation, frozen context, election hash) — for a
+caller, through the access rule every service shares — the size of its roll, its named
+trustees (which account is trustee j), and the voting service's board: ballots in board
+order, which ballot of a credential counts, the board state and the signed heads, and the
+spoiled ballots.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import column, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from securevote.auth import Principal
 from securevote.ballots import ElectionContext
 from securevote.crypto.merkle import TreeHead
+from securevote.election_access import readable_by
 from securevote.record import context_from_documents
 
 
@@ -42,16 +46,31 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-async def read_election(session: AsyncSession, election_id: str) -> ElectionRow | None:
-    row = (
-        await session.execute(
-            text(
-                "SELECT id, organisation_id, title, state, context_document, election_hash, "
-                "server_trustee FROM elections WHERE id = :id"
-            ),
-            {"id": election_id},
+_elections = table(
+    "elections",
+    column("id"),
+    column("organisation_id"),
+    column("title"),
+    column("state"),
+    column("context_document"),
+    column("election_hash"),
+    column("server_trustee"),
+)
+
+
+async def read_election(
+    session: AsyncSession, election_id: str, *, reader: Principal | None = None
+) -> ElectionRow | None:
+    """The election; with ``reader``, only if the shared access rule lets that principal read
+    it (``securevote.election_access``: None is the same answer as "no such election")."""
+    query = select(_elections).where(_elections.c.id == election_id)
+    if reader is not None:
+        query = query.where(
+            readable_by(
+                reader, election_id=_elections.c.id, organisation_id=_elections.c.organisation_id
+            )
         )
-    ).one_or_none()
+    row = (await session.execute(query)).one_or_none()
     if row is None:
         return None
     return ElectionRow(

@@ -1,24 +1,24 @@
 """Adding up the selection ciphertexts of many ballots, fast, on every core.
 
 The tally's whole cost is one ristretto255 addition per selection ciphertext component. Here
-each addition is a single libsodium call into a running sum kept as raw bytes (no Python
-objects per point), and its return code is checked: libsodium refuses any encoding that is
-not a valid point, and the top bit (which libsodium 1.0.18 ignores) is checked here, so a bad
-stored row can never be summed silently. Large batches are split over a pool of processes
-(one per core) whose partial sums are added at the end.
+each addition is a single call into the native variable-time library (the values are public)
+that decodes the point into a running sum kept in extended coordinates, with no encoding in
+between and no Python objects per point. It refuses any encoding that is not a canonical
+valid point, so a bad stored row can never be summed silently. Large batches are split over a
+pool of processes (one per core) whose partial sums are added at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import multiprocessing
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-import pysodium
+from securevote.crypto.group import GroupError
+from securevote.crypto.native import Accumulator
 
 OptionKey = tuple[str, str]
 Sums = dict[OptionKey, tuple[bytes, bytes]]
@@ -26,12 +26,13 @@ ZERO = bytes(32)
 #: below this many ballots a batch is summed in the calling process
 PARALLEL_THRESHOLD = 400
 
-_add = pysodium.sodium.crypto_core_ristretto255_add
 _pool: ProcessPoolExecutor | None = None
 
 
 class SumError(ValueError):
-    """A ballot row cannot be added (malformed, unknown option, or not a valid point)."""
+    """A ballot row cannot be added (malformed, unknown option, or not a valid point). The
+    message says what is wrong in fixed words, never quoting the row (it ends up in the
+    tally's ``failure``, the audit log and the logs)."""
 
 
 def _point(text: object) -> bytes:
@@ -45,8 +46,8 @@ def _point(text: object) -> bytes:
 
 def sum_ballots(texts: Sequence[str], keys: Sequence[OptionKey]) -> Sums:
     """Per option, the sum of the (pad, data) components of ``texts`` (JCS ballots)."""
-    pads = {key: ctypes.create_string_buffer(32) for key in keys}
-    datas = {key: ctypes.create_string_buffer(32) for key in keys}
+    pads = {key: Accumulator() for key in keys}
+    datas = {key: Accumulator() for key in keys}
     for text in texts:
         try:
             ballot = json.loads(text)
@@ -55,30 +56,32 @@ def sum_ballots(texts: Sequence[str], keys: Sequence[OptionKey]) -> Sums:
                 for selection in question["selections"]:
                     key = (question_id, selection["option"])
                     if key not in pads:
-                        raise SumError(f"a counted ballot names an unknown option {key}")
+                        raise SumError("a counted ballot names an option the election lacks")
                     ciphertext = selection["ciphertext"]
-                    pad, data = pads[key], datas[key]
-                    if _add(pad, pad, _point(ciphertext["pad"])) != 0:
-                        raise SumError("a ciphertext pad is not a valid point")
-                    if _add(data, data, _point(ciphertext["data"])) != 0:
-                        raise SumError("a ciphertext data is not a valid point")
+                    try:
+                        pads[key].add(_point(ciphertext["pad"]))
+                        datas[key].add(_point(ciphertext["data"]))
+                    except GroupError:
+                        raise SumError("a ciphertext component is not a valid point") from None
         except (KeyError, TypeError, ValueError) as error:
             if isinstance(error, SumError):
                 raise
             raise SumError(f"a counted ballot is malformed: {type(error).__name__}") from None
-    return {key: (pads[key].raw, datas[key].raw) for key in keys}
+    return {key: (pads[key].encoding(), datas[key].encoding()) for key in keys}
 
 
 def combine(parts: Sequence[Sums], keys: Sequence[OptionKey]) -> Sums:
     total: Sums = {}
     for key in keys:
-        pad = ctypes.create_string_buffer(32)
-        data = ctypes.create_string_buffer(32)
+        pad, data = Accumulator(), Accumulator()
         for part in parts:
             part_pad, part_data = part[key]
-            if _add(pad, pad, part_pad) != 0 or _add(data, data, part_data) != 0:
-                raise SumError("a partial sum is not a valid point")
-        total[key] = (pad.raw, data.raw)
+            try:
+                pad.add(part_pad)
+                data.add(part_data)
+            except GroupError:
+                raise SumError("a partial sum is not a valid point") from None
+        total[key] = (pad.encoding(), data.encoding())
     return total
 
 

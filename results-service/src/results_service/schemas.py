@@ -40,7 +40,7 @@ class ShareOutcomeOut(BaseModel):
 
 
 class TallyOut(BaseModel):
-    status: str  # not_started | running | done
+    status: str  # not_started | running | done | failed
     processed: int
     total: int
     percent: float
@@ -48,6 +48,8 @@ class TallyOut(BaseModel):
     board_root: str | None
     started_at: datetime | None
     finished_at: datetime | None
+    failure: str | None  # failed: which board index and why (never the ballot)
+    failed_at: datetime | None
     threshold: int
     shares_from: list[int]
     decrypted: bool

@@ -7,7 +7,9 @@
   batches. Each batch is summed without holding a lock and committed by a conditional update
   on the board index it started from, so a batch is aggregated exactly once however many
   workers run. Nothing is filtered and no proof is re-checked (the voting service checked
-  them at cast; the verifier re-checks everything in the record).
+  them at cast; the verifier re-checks everything in the record). A counted ballot that
+  cannot be added stops the tally as ``failed``, with the board index and the reason; an
+  administrator starts it over once the cause is fixed (docs/runbooks/tally-failure.md).
 - **Shares**: a trustee posts one share per option with its Chaum-Pedersen proof; every proof
   is checked against the trustee's public share S_j; a set with any bad share is refused and
   the refusal recorded. One set per trustee (primary key). As soon as ``k`` valid sets exist
@@ -20,6 +22,7 @@ client may see); they never touch HTTP.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +36,7 @@ from results_service import fastsum
 from results_service.models import DecryptionShareSet, RejectedShare, Result, Tally
 from securevote import audit
 from securevote.audit import Outcome
-from securevote.auth import Principal, PrincipalKind, Role
+from securevote.auth import Principal, Role
 from securevote.ballots import ElectionContext, tally_label
 from securevote.crypto.elgamal import ZERO_CIPHERTEXT, Ciphertext
 from securevote.crypto.group import GroupError, Point
@@ -47,6 +50,7 @@ from securevote.crypto.threshold import (
     verify_decryption_share,
 )
 from securevote.db import Database
+from securevote.election_access import MANAGER_ROLES
 from securevote.logging import get_logger
 from securevote.record import aggregate_document, decrypt_tally, results_document
 
@@ -54,8 +58,6 @@ log = get_logger(__name__)
 SERVICE = "results"
 TALLY_BATCH = 2000
 CLOSED_STATES = ("closed", "tallied", "published")
-ADMIN_ROLES = (Role.OWNER, Role.ADMIN)
-READ_ROLES = (Role.OWNER, Role.ADMIN, Role.TRUSTEE, Role.OBSERVER)
 
 OptionKey = tuple[str, str]
 
@@ -104,18 +106,17 @@ async def election_for(
     *,
     election_id: str,
     principal: Principal,
-    roles: Sequence[Role],
+    roles: Sequence[Role] | None = None,
 ) -> data.ElectionRow:
-    """The election, if ``principal`` is an admin of its organisation with one of ``roles``;
-    404 otherwise (another organisation learns nothing, not even that it exists)."""
-    election = await data.read_election(session, election_id)
-    if (
-        election is None
-        or principal.kind is not PrincipalKind.ADMIN
-        or principal.organisation_id != election.organisation_id
-    ):
+    """The election, if ``principal`` may read it — the rule every service shares
+    (``securevote.election_access``: the owners and admins of its organisation, and the
+    trustees and observers named for it); 404 otherwise, so another organisation or an unnamed
+    trustee or observer learns nothing, not even that it exists. With ``roles``, a reader
+    without one of them gets 403."""
+    election = await data.read_election(session, election_id, reader=principal)
+    if election is None:
         raise ResultsError(404, "No such election.", code="election_not_found")
-    if not principal.has_role(*roles):
+    if roles is not None and not principal.has_role(*roles):
         raise ResultsError(403, "Your role does not allow this.", code="forbidden")
     return election
 
@@ -143,6 +144,8 @@ class TallyView:
     board_root: str
     started_at: datetime
     finished_at: datetime | None
+    failure: str | None
+    failed_at: datetime | None
 
     @classmethod
     def of(cls, tally: Tally) -> TallyView:
@@ -154,7 +157,74 @@ class TallyView:
             board_root=tally.board_root,
             started_at=aware(tally.started_at),
             finished_at=None if tally.finished_at is None else aware(tally.finished_at),
+            failure=tally.failure,
+            failed_at=None if tally.failed_at is None else aware(tally.failed_at),
         )
+
+
+@dataclass(frozen=True)
+class _CheckedBoard:
+    size: int
+    root: str
+    counted: int
+
+
+async def _check_board(session: AsyncSession, election: data.ElectionRow) -> _CheckedBoard:
+    """What a tally starts from, checked: the election closed, its board sealed, the final
+    head covering every stored ballot with the board's own Merkle root, and the counted-ballot
+    markers agreeing with the board."""
+    if election.state not in CLOSED_STATES:
+        raise ResultsError(
+            409, f"The election is {election.state}; close it first.", code="not_closed"
+        )
+    election_id = election.id
+    board = await data.board_status(session, election_id, election.context().election_hash)
+    if not board.sealed or board.final_head is None:
+        raise ResultsError(409, "The board is not sealed yet.", code="board_not_sealed")
+    stored = await data.ballot_count(session, election_id)
+    head = board.final_head
+    if not head.size == board.size == stored:
+        raise ResultsError(
+            409,
+            f"The final head covers {head.size} ballots; the board holds {stored}.",
+            code="board_not_covered",
+        )
+    tree = MerkleTree([leaf async for leaf in data.leaf_hashes(session, election_id)])
+    if tree.root(head.size) != head.root:
+        raise ResultsError(
+            409, "The final head's root is not the board's root.", code="board_root_mismatch"
+        )
+    counted = await data.counted_check(session, election_id)
+    if not counted.consistent:
+        raise ResultsError(
+            409,
+            "The board's counted ballots (the last of each credential) and the ballot "
+            "box's markers disagree.",
+            code="counted_ballots_mismatch",
+            board=counted.credentials_on_board,
+            markers=counted.counted_markers,
+        )
+    return _CheckedBoard(head.size, head.root.hex(), counted.counted_markers)
+
+
+def _fresh_tally_values(
+    election: data.ElectionRow, board: _CheckedBoard, principal: Principal
+) -> dict[str, Any]:
+    """A tally at its beginning: nothing aggregated yet."""
+    return {
+        "status": "running",
+        "board_size": board.size,
+        "board_root": board.root,
+        "total": board.counted,
+        "processed": 0,
+        "cursor": -1,
+        "aggregate": aggregate_document(zero_sums(election.context())),
+        "started_by": actor(principal),
+        "started_at": now_utc(),
+        "finished_at": None,
+        "failure": None,
+        "failed_at": None,
+    }
 
 
 async def start_tally(
@@ -165,57 +235,13 @@ async def start_tally(
     Returns the tally and whether this call created it."""
     async with database.session() as session:
         election = await election_for(
-            session, election_id=election_id, principal=principal, roles=ADMIN_ROLES
+            session, election_id=election_id, principal=principal, roles=MANAGER_ROLES
         )
         existing = await session.get(Tally, election_id)
         if existing is not None:
             return TallyView.of(existing), False
-        if election.state not in CLOSED_STATES:
-            raise ResultsError(
-                409, f"The election is {election.state}; close it first.", code="not_closed"
-            )
-        context = election.context()
-        election_hash = context.election_hash
-        board = await data.board_status(session, election_id, election_hash)
-        if not board.sealed or board.final_head is None:
-            raise ResultsError(409, "The board is not sealed yet.", code="board_not_sealed")
-        stored = await data.ballot_count(session, election_id)
-        head = board.final_head
-        if not head.size == board.size == stored:
-            raise ResultsError(
-                409,
-                f"The final head covers {head.size} ballots; the board holds {stored}.",
-                code="board_not_covered",
-            )
-        tree = MerkleTree([leaf async for leaf in data.leaf_hashes(session, election_id)])
-        if tree.root(head.size) != head.root:
-            raise ResultsError(
-                409, "The final head's root is not the board's root.", code="board_root_mismatch"
-            )
-        counted = await data.counted_check(session, election_id)
-        if not counted.consistent:
-            raise ResultsError(
-                409,
-                "The board's counted ballots (the last of each credential) and the ballot "
-                "box's markers disagree.",
-                code="counted_ballots_mismatch",
-                board=counted.credentials_on_board,
-                markers=counted.counted_markers,
-            )
-        now = now_utc()
-        tally = Tally(
-            election_id=election_id,
-            status="running",
-            board_size=head.size,
-            board_root=head.root.hex(),
-            total=counted.counted_markers,
-            processed=0,
-            cursor=-1,
-            aggregate=aggregate_document(zero_sums(context)),
-            started_by=actor(principal),
-            started_at=now,
-            finished_at=None,
-        )
+        board = await _check_board(session, election)
+        tally = Tally(election_id=election_id, **_fresh_tally_values(election, board, principal))
         session.add(tally)
         await session.flush()
         await audit.record(
@@ -224,26 +250,112 @@ async def start_tally(
             actor=actor(principal),
             action="tally.start",
             target=target(election_id),
-            details={"board_size": head.size, "counted": counted.counted_markers},
+            details={"board_size": board.size, "counted": board.counted},
         )
         return TallyView.of(tally), True
 
 
+async def restart_tally(
+    database: Database, *, election_id: str, principal: Principal
+) -> tuple[TallyView, bool]:
+    """An administrator starts a failed tally over, once its cause is fixed: every check of
+    :func:`start_tally` again, then the aggregate from zero. Exactly once (a conditional update
+    from ``failed``); a tally that is not failed is returned as it is, with False."""
+    async with database.session() as session:
+        election = await election_for(
+            session, election_id=election_id, principal=principal, roles=MANAGER_ROLES
+        )
+        tally = await session.get(Tally, election_id)
+        if tally is None:
+            raise ResultsError(409, "The tally has not been started.", code="no_tally")
+        if tally.status != "failed":
+            return TallyView.of(tally), False
+        previous = tally.failure
+        board = await _check_board(session, election)
+        changed = await session.execute(
+            update(Tally)
+            .where(Tally.election_id == election_id, Tally.status == "failed")
+            .values(_fresh_tally_values(election, board, principal))
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            restarted = False  # another administrator restarted it first
+        else:
+            restarted = True
+            await audit.record(
+                session,
+                service=SERVICE,
+                actor=actor(principal),
+                action="tally.restart",
+                target=target(election_id),
+                details={"previous_failure": previous, "counted": board.counted},
+            )
+            log.info("tally_restarted", election_id=election_id)
+        tally = await session.get(Tally, election_id, populate_existing=True)
+        assert tally is not None
+        return TallyView.of(tally), restarted
+
+
+class _Stuck(Exception):
+    """The tally cannot go on: a counted ballot cannot be added, or the counted ballots
+    changed. ``reason`` names the board index and what is wrong, never the ballot."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _first_bad_row(batch: Sequence[tuple[int, str]], keys: Sequence[OptionKey]) -> str:
+    """Which ballot of a batch that failed to sum cannot be added, and why (each ballot alone;
+    only run after a failure)."""
+    for index, ballot in batch:
+        try:
+            fastsum.sum_ballots([ballot], keys)
+        except fastsum.SumError as error:
+            return f"The counted ballot at board index {index} cannot be added: {error}."
+    return f"The ballots at board indexes {batch[0][0]}..{batch[-1][0]} cannot be added."
+
+
+async def _sum_batch(
+    batch: Sequence[tuple[int, str]], aggregate: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    keys = [(str(e["question"]), str(e["option"])) for e in aggregate]
+    running = {
+        (str(e["question"]), str(e["option"])): (
+            bytes.fromhex(e["ciphertext"]["pad"]),
+            bytes.fromhex(e["ciphertext"]["data"]),
+        )
+        for e in aggregate
+    }
+    try:
+        part = await fastsum.sum_ballots_parallel([ballot for _, ballot in batch], keys)
+        total = fastsum.combine([running, part], keys)
+    except fastsum.SumError:
+        raise _Stuck(await asyncio.to_thread(_first_bad_row, batch, keys)) from None
+    return [
+        {"question": q, "option": o, "ciphertext": {"pad": pad.hex(), "data": data.hex()}}
+        for (q, o), (pad, data) in total.items()
+    ]
+
+
 async def tally_batch(
     database: Database, *, election_id: str, batch_size: int = TALLY_BATCH
-) -> bool:
-    """Aggregate the next batch of counted ballots; True once the tally is done.
+) -> str:
+    """Aggregate the next batch of counted ballots; the tally's status after it (``running``:
+    call again; ``done``; ``failed``).
 
     No lock is held while the batch is summed: the batch is read in one short transaction,
     summed, and written in another with ``UPDATE … WHERE cursor = <the cursor it started
     from>``. If another worker moved the cursor meanwhile the update changes no row and this
-    batch is dropped, so each batch is added exactly once, by the database's say."""
+    batch is dropped, so each batch is added exactly once, by the database's say. A ballot
+    that cannot be added stops the tally as ``failed`` (the same conditional update), never
+    retried in a loop: an administrator restarts it once the cause is fixed."""
     async with database.session() as session:
         tally = await session.get(Tally, election_id, populate_existing=True)
         if tally is None:
             raise ResultsError(404, "No tally for this election.", code="no_tally")
-        if tally.status == "done":
-            return True
+        if tally.status != "running":
+            return tally.status
         start, board_size = tally.cursor, tally.board_size
         cursor, processed, total, aggregate = (
             start,
@@ -252,24 +364,18 @@ async def tally_batch(
             list(tally.aggregate),
         )
         batch = await data.counted_batch(session, election_id, after=cursor, limit=batch_size)
-    keys = [(str(e["question"]), str(e["option"])) for e in aggregate]
-    if batch:
-        running = {
-            (str(e["question"]), str(e["option"])): (
-                bytes.fromhex(e["ciphertext"]["pad"]),
-                bytes.fromhex(e["ciphertext"]["data"]),
-            )
-            for e in aggregate
-        }
-        part = await fastsum.sum_ballots_parallel([ballot for _, ballot in batch], keys)
-        aggregate = [
-            {"question": q, "option": o, "ciphertext": {"pad": pad.hex(), "data": data.hex()}}
-            for (q, o), (pad, data) in fastsum.combine([running, part], keys).items()
-        ]
-        cursor, processed = batch[-1][0], processed + len(batch)
     done = len(batch) < batch_size
-    if done and processed != total:
-        raise RuntimeError("the counted ballots changed during the tally")
+    try:
+        if batch:
+            aggregate = await _sum_batch(batch, aggregate)
+            cursor, processed = batch[-1][0], processed + len(batch)
+        if done and processed != total:
+            raise _Stuck(
+                f"The counted ballots changed during the tally: {processed} found, "
+                f"{total} when it started."
+            )
+    except _Stuck as stuck:
+        return await _fail(database, election_id=election_id, start=start, reason=stuck.reason)
     values: dict[str, Any] = {"aggregate": aggregate, "cursor": cursor, "processed": processed}
     if done:
         values.update(status="done", finished_at=now_utc())
@@ -285,7 +391,7 @@ async def tally_batch(
             .execution_options(synchronize_session=False)
         )
         if changed.rowcount != 1:  # type: ignore[attr-defined]
-            return False  # another worker added this batch first: read again
+            return "running"  # another worker added this batch first: read again
         if done:
             await audit.record(
                 session,
@@ -296,12 +402,53 @@ async def tally_batch(
                 details={"counted": total, "board_size": board_size},
             )
             log.info("tally_finished", election_id=election_id, counted=total)
-    return done
+    return "done" if done else "running"
 
 
-async def run_tally(database: Database, *, election_id: str, batch_size: int = TALLY_BATCH) -> None:
-    while not await tally_batch(database, election_id=election_id, batch_size=batch_size):
+async def _fail(database: Database, *, election_id: str, start: int, reason: str) -> str:
+    """Stop the tally as ``failed`` (if no other worker moved it on), audited and logged."""
+    async with database.session() as session:
+        changed = await session.execute(
+            update(Tally)
+            .where(
+                Tally.election_id == election_id,
+                Tally.status == "running",
+                Tally.cursor == start,
+            )
+            .values(status="failed", failure=reason[:300], failed_at=now_utc())
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            return "running"  # another worker moved on (or stopped it): read again
+        await audit.record(
+            session,
+            service=SERVICE,
+            actor="system:tally",
+            action="tally.fail",
+            target=target(election_id),
+            outcome=Outcome.FAILURE,
+            details={"reason": reason[:300]},
+        )
+    log.error("tally_failed", election_id=election_id, reason=reason[:300])
+    return "failed"
+
+
+async def run_tally(database: Database, *, election_id: str, batch_size: int = TALLY_BATCH) -> str:
+    """Aggregate batch after batch until the tally is done or failed; its final status."""
+    while (
+        status := await tally_batch(database, election_id=election_id, batch_size=batch_size)
+    ) == "running":
         pass
+    return status
+
+
+async def count_failed(session: AsyncSession) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(Tally).where(Tally.status == "failed")
+        )
+        or 0
+    )
 
 
 async def tally_view(
@@ -309,9 +456,7 @@ async def tally_view(
 ) -> tuple[TallyView | None, list[int], int, bool, bool]:
     """Progress for an admin: tally, trustees with shares, k, decrypted?, published?"""
     async with database.session() as session:
-        election = await election_for(
-            session, election_id=election_id, principal=principal, roles=READ_ROLES
-        )
+        election = await election_for(session, election_id=election_id, principal=principal)
         tally = await session.get(Tally, election_id)
         trustees = list(
             await session.scalars(
@@ -343,9 +488,7 @@ async def aggregate_view(
     database: Database, *, election_id: str, principal: Principal
 ) -> AggregateView:
     async with database.session() as session:
-        election = await election_for(
-            session, election_id=election_id, principal=principal, roles=READ_ROLES
-        )
+        election = await election_for(session, election_id=election_id, principal=principal)
         tally = await session.get(Tally, election_id)
         if tally is None or tally.status != "done":
             raise ResultsError(409, "The tally is not finished yet.", code="tally_not_done")
@@ -648,7 +791,7 @@ async def rejected_shares(
     database: Database, *, election_id: str, principal: Principal
 ) -> list[RejectedShare]:
     async with database.session() as session:
-        await election_for(session, election_id=election_id, principal=principal, roles=READ_ROLES)
+        await election_for(session, election_id=election_id, principal=principal)
         return list(
             await session.scalars(
                 select(RejectedShare)
@@ -667,7 +810,7 @@ async def publication_check(
     """Before publishing: (election state, already published?). 409 if not decrypted."""
     async with database.session() as session:
         election = await election_for(
-            session, election_id=election_id, principal=principal, roles=ADMIN_ROLES
+            session, election_id=election_id, principal=principal, roles=MANAGER_ROLES
         )
         result = await session.get(Result, election_id)
         if result is None:

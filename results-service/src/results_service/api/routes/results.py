@@ -7,17 +7,13 @@ election service's API with the caller's own token (never a transaction held ope
 
 from __future__ import annotations
 
-import asyncio
-import tempfile
-from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Path, Request
-from fastapi.responses import FileResponse, Response
-from starlette.background import BackgroundTask
+from fastapi.responses import Response, StreamingResponse
 
 from results_service import jobs, service
-from results_service.record_export import write_published_record
+from results_service.record_store import StoredRecord, record_bytes, record_for
 from results_service.render import results_csv, results_json, results_svg
 from results_service.schemas import (
     AggregateOut,
@@ -36,6 +32,8 @@ from securevote.logging import get_logger
 log = get_logger(__name__)
 router = APIRouter(prefix="/api/results/elections/{election_id}", tags=["results"])
 ElectionId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,36}$")]
+# A published record never changes: any cache may keep it for good.
+RECORD_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
 def _problem(error: service.ResultsError) -> Problem:
@@ -65,6 +63,8 @@ def _tally_out(
         board_root=None if view is None else view.board_root,
         started_at=None if view is None else view.started_at,
         finished_at=None if view is None else view.finished_at,
+        failure=None if view is None else view.failure,
+        failed_at=None if view is None else view.failed_at,
         threshold=threshold,
         shares_from=trustees,
         decrypted=decrypted,
@@ -101,10 +101,12 @@ async def _election_transition(
 
 async def _finish_tally(request: Request, election_id: str) -> None:
     """After the response: aggregate every batch, mark the election tallied, and in demo mode
-    let the server trustee post its share. Failures are logged; the job picks the rest up."""
+    let the server trustee post its share. A tally that fails stops in the ``failed`` state
+    (shown by GET); other errors are logged and the job picks the rest up."""
     database = _database(request)
     try:
-        await service.run_tally(database, election_id=election_id)
+        if await service.run_tally(database, election_id=election_id) != "done":
+            return
         await _election_transition(request, election_id, "tally", wanted=("tallied", "published"))
         await jobs.finish_server_trustee(database, request.app.state.settings, election_id)
     except Exception as exc:
@@ -132,11 +134,32 @@ async def start_tally(
     return _tally_out(view, [], 0, False, False)
 
 
+@router.post("/tally/restart", response_model=TallyOut, status_code=202)
+async def restart_tally(
+    election_id: ElectionId,
+    request: Request,
+    admin: CurrentAdmin,
+    background: BackgroundTasks,
+) -> TallyOut:
+    """Start a ``failed`` tally over, once its cause is fixed (owner/admin; every check of the
+    start again, then the aggregate from zero). A tally that is not failed is left alone."""
+    try:
+        view, restarted = await service.restart_tally(
+            _database(request), election_id=election_id, principal=admin
+        )
+    except service.ResultsError as error:
+        raise _problem(error) from None
+    if restarted:
+        background.add_task(_finish_tally, request, election_id)
+    return _tally_out(view, [], 0, False, False)
+
+
 @router.get("/tally", response_model=TallyOut)
 async def tally_progress(
     election_id: ElectionId, request: Request, admin: CurrentAdmin
 ) -> TallyOut:
-    """Progress (``processed``/``total`` counted ballots), and which trustees have posted."""
+    """Progress (``processed``/``total`` counted ballots; ``failure`` if it stopped), and which
+    trustees have posted."""
     try:
         return _tally_out(
             *await service.tally_view(_database(request), election_id=election_id, principal=admin)
@@ -216,9 +239,12 @@ async def rejected(
 
 
 @router.post("/publish", response_model=PublishOut)
-async def publish(election_id: ElectionId, request: Request, admin: CurrentAdmin) -> PublishOut:
+async def publish(
+    election_id: ElectionId, request: Request, admin: CurrentAdmin, background: BackgroundTasks
+) -> PublishOut:
     """Publish the decrypted result (owner/admin): the election moves to ``published`` through
-    the election service, and results and record become public. Idempotent."""
+    the election service, and results and record become public; the record is then built
+    and stored once (after the response). Idempotent."""
     database = _database(request)
     try:
         state, already = await service.publication_check(
@@ -236,6 +262,8 @@ async def publish(election_id: ElectionId, request: Request, admin: CurrentAdmin
     published_now = await service.mark_published(database, election_id=election_id, principal=admin)
     view = await service.published(database, election_id=election_id)
     assert view.result.published_at is not None
+    if published_now:
+        background.add_task(_build_record, request, view)
     return PublishOut(
         election_id=election_id,
         published_at=service.aware(view.result.published_at),
@@ -285,23 +313,42 @@ async def _board_public_key(request: Request) -> bytes:
     return bytes.fromhex(str(response.json()["public_key"]))
 
 
-@router.get("/record", response_class=FileResponse)
-async def record(election_id: ElectionId, request: Request) -> FileResponse:
-    """The complete election record (zip) that ``securevote verify`` checks. 404 until the
-    results are published."""
+async def _stored_record(request: Request, view: service.Published) -> StoredRecord:
+    async def board_public_key() -> bytes:
+        return await _board_public_key(request)
+
+    return await record_for(_database(request), view=view, board_public_key=board_public_key)
+
+
+async def _build_record(request: Request, view: service.Published) -> None:
+    """After publication: build and store the record, so downloads never wait for it. If this
+    fails (logged), the first download builds it."""
+    try:
+        await _stored_record(request, view)
+    except Exception as exc:
+        log.error("record_build_failed", election_id=view.election.id, exc_info=exc)
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    return any(tag.strip() in (etag, f"W/{etag}", "*") for tag in header.split(","))
+
+
+@router.get("/record", response_class=StreamingResponse)
+async def record(election_id: ElectionId, request: Request) -> Response:
+    """The complete election record (zip) that ``securevote verify`` checks; 404 until the
+    results are published. Built once and stored: every download is the same bytes, under a
+    strong ETag (their SHA-256) and cached for good (it never changes)."""
     view = await _published(request, election_id)
-    key = await _board_public_key(request)
-    folder = tempfile.mkdtemp(prefix="securevote-record-")
-    path = FilePath(folder) / "record.zip"
-    await write_published_record(_database(request), view=view, board_public_key=key, path=path)
-
-    def cleanup() -> None:
-        path.unlink(missing_ok=True)
-        FilePath(folder).rmdir()
-
-    return FileResponse(
-        path,
-        media_type="application/zip",
-        filename=f"election-record-{election_id}.zip",
-        background=BackgroundTask(asyncio.to_thread, cleanup),
+    stored = await _stored_record(request, view)
+    headers = {"ETag": stored.etag, "Cache-Control": RECORD_CACHE_CONTROL}
+    if _etag_matches(request.headers.get("if-none-match", ""), stored.etag):
+        return Response(status_code=304, headers=headers)
+    headers.update(
+        {
+            "Content-Length": str(stored.size),
+            "Content-Disposition": f'attachment; filename="election-record-{election_id}.zip"',
+        }
+    )
+    return StreamingResponse(
+        record_bytes(_database(request), stored), media_type="application/zip", headers=headers
     )
