@@ -852,9 +852,15 @@ class Published:
     tally: Tally
 
 
-async def published(database: Database, *, election_id: str) -> Published:
-    """The published result; 404 for everyone, admins included, until publication."""
-    async with database.session() as session:
+async def published(
+    database: Database, *, election_id: str, from_replica: bool = False
+) -> Published:
+    """The published result; 404 for everyone, admins included, until publication.
+
+    ``from_replica``: read it from the read replica if there is one (the public result pages;
+    a result published a moment ago may be missing there for the replication delay)."""
+    sessions = database.read_session if from_replica else database.session
+    async with sessions() as session:
         result = await session.get(Result, election_id)
         election = await data.read_election(session, election_id)
         tally = await session.get(Tally, election_id)

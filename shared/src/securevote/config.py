@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     test_mode: bool = Field(default=False, validation_alias=_env("TEST_MODE"))
     database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias=_env("DATABASE_URL"))
     database_schema: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    # A read replica for the public read-only endpoints (board, published results, record).
+    read_database_url: str | None = None
     database_pool_size: int = Field(default=10, ge=1, le=200)
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
     secret_key: SecretStr | None = None

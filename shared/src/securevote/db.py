@@ -58,9 +58,10 @@ def _prepare_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    """An engine for ``settings.database_url``; creates the SQLite file's folder if needed."""
-    url = make_url(settings.database_url)
+def create_engine(settings: Settings, url_text: str | None = None) -> AsyncEngine:
+    """An engine for ``url_text`` (default ``settings.database_url``); creates the SQLite
+    file's folder if needed."""
+    url = make_url(url_text or settings.database_url)
     # hide_parameters: SQL errors must never carry bound values (tokens, ballots) into logs.
     kwargs: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if url.get_backend_name() == "sqlite":
@@ -84,6 +85,9 @@ class Database:
         self.settings = settings
         self.engine = create_engine(settings)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        replica = settings.read_database_url
+        self.read_engine = create_engine(settings, replica) if replica else self.engine
+        self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -95,10 +99,23 @@ class Database:
         async with self._sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A read-only transaction on the read replica (``SECUREVOTE_READ_DATABASE_URL``), or
+        on the primary when there is none; for public endpoints that may lag a little. On
+        PostgreSQL the transaction is declared READ ONLY, so a write through it fails."""
+        async with self._read_sessions() as session, session.begin():
+            if self.read_engine.dialect.name == "postgresql":
+                await session.execute(text("SET TRANSACTION READ ONLY"))
+            yield session
+
     async def ping(self) -> None:
-        """Raise if the database cannot be reached."""
-        async with self.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        """Raise if the database (or the read replica) cannot be reached."""
+        for engine in {self.engine, self.read_engine}:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()

@@ -34,6 +34,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A read-only transaction, on the read replica when one is configured (public reads)."""
+    async with request.app.state.database.read_session() as session:
+        yield session
+
+
 def _bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -78,6 +84,7 @@ def get_voter(principal: Annotated[Principal, Depends(get_principal)]) -> Princi
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 CurrentAdmin = Annotated[Principal, Depends(get_admin)]
 CurrentVoter = Annotated[Principal, Depends(get_voter)]

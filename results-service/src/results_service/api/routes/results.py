@@ -271,9 +271,13 @@ async def publish(
     )
 
 
-async def _published(request: Request, election_id: str) -> service.Published:
+async def _published(
+    request: Request, election_id: str, *, from_replica: bool = False
+) -> service.Published:
     try:
-        return await service.published(_database(request), election_id=election_id)
+        return await service.published(
+            _database(request), election_id=election_id, from_replica=from_replica
+        )
     except service.ResultsError as error:
         raise _problem(error) from None
 
@@ -282,12 +286,12 @@ async def _published(request: Request, election_id: str) -> service.Published:
 async def results(election_id: ElectionId, request: Request) -> dict[str, Any]:
     """The published result: counts, percentages, winners (ties stated), turnout and the
     reconciliation of ballots. 404 until published."""
-    return results_json(await _published(request, election_id))
+    return results_json(await _published(request, election_id, from_replica=True))
 
 
 @router.get("/results.csv", response_class=Response)
 async def results_as_csv(election_id: ElectionId, request: Request) -> Response:
-    document = results_json(await _published(request, election_id))
+    document = results_json(await _published(request, election_id, from_replica=True))
     return Response(
         results_csv(document),
         media_type="text/csv; charset=utf-8",
@@ -297,7 +301,7 @@ async def results_as_csv(election_id: ElectionId, request: Request) -> Response:
 
 @router.get("/results.svg", response_class=Response)
 async def results_as_svg(election_id: ElectionId, request: Request) -> Response:
-    document = results_json(await _published(request, election_id))
+    document = results_json(await _published(request, election_id, from_replica=True))
     return Response(
         results_svg(document),
         media_type="image/svg+xml",
@@ -337,7 +341,8 @@ def _etag_matches(header: str, etag: str) -> bool:
 async def record(election_id: ElectionId, request: Request) -> Response:
     """The complete election record (zip) that ``securevote verify`` checks; 404 until the
     results are published. Built once and stored: every download is the same bytes, under a
-    strong ETag (their SHA-256) and cached for good (it never changes)."""
+    strong ETag (their SHA-256) and cached for good (it never changes). Read from the primary,
+    never the replica: the first download may be the one that stores it."""
     view = await _published(request, election_id)
     stored = await _stored_record(request, view)
     headers = {"ETag": stored.etag, "Cache-Control": RECORD_CACHE_CONTROL}
