@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -72,14 +71,6 @@ def test_fast_sums_equal_the_protocol_aggregate_in_one_process_and_in_parts() ->
     for key, ciphertext in expected.items():
         assert whole[key] == parts[key] == (ciphertext.pad.to_bytes(), ciphertext.data.to_bytes())
     assert fastsum.sum_ballots([], KEYS)[("q", "a")] == (bytes(32), bytes(32))
-
-
-def test_large_batches_are_summed_over_a_process_pool() -> None:
-    texts = _ballots(8) * 60  # above the threshold
-    assert len(texts) >= fastsum.PARALLEL_THRESHOLD
-    assert asyncio.run(fastsum.sum_ballots_parallel(texts, KEYS)) == fastsum.sum_ballots(
-        texts, KEYS
-    )
 
 
 @pytest.mark.parametrize(

@@ -1,21 +1,21 @@
-"""Adding up the selection ciphertexts of many ballots, fast, on every core.
+"""Adding up the selection ciphertexts of many ballots, fast.
 
 The tally's whole cost is one ristretto255 addition per selection ciphertext component. Here
 each addition is a single call into the native variable-time library (the values are public)
 that decodes the point into a running sum kept in extended coordinates, with no encoding in
 between and no Python objects per point. It refuses any encoding that is not a canonical
-valid point, so a bad stored row can never be summed silently. Large batches are split over a
-pool of processes (one per core) whose partial sums are added at the end.
+valid point, so a bad stored row can never be summed silently.
+
+It runs in the calling process (the tally calls it in a thread): a 1-of-5 ballot costs about
+55 µs, and splitting batches over a process pool cost more in pickling and start-up than it
+saved (measured with benchmarks/tally_bench.py); several tally workers can share one tally
+instead (results_service.service.tally_batch).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import multiprocessing
-import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 
 from securevote.crypto.group import GroupError
 from securevote.crypto.native import Accumulator
@@ -23,10 +23,6 @@ from securevote.crypto.native import Accumulator
 OptionKey = tuple[str, str]
 Sums = dict[OptionKey, tuple[bytes, bytes]]
 ZERO = bytes(32)
-#: below this many ballots a batch is summed in the calling process
-PARALLEL_THRESHOLD = 400
-
-_pool: ProcessPoolExecutor | None = None
 
 
 class SumError(ValueError):
@@ -83,32 +79,3 @@ def combine(parts: Sequence[Sums], keys: Sequence[OptionKey]) -> Sums:
                 raise SumError("a partial sum is not a valid point") from None
         total[key] = (pad.encoding(), data.encoding())
     return total
-
-
-def _workers() -> int:
-    return max(1, os.cpu_count() or 1)
-
-
-def _executor() -> ProcessPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = ProcessPoolExecutor(
-            max_workers=_workers(), mp_context=multiprocessing.get_context("spawn")
-        )
-    return _pool
-
-
-async def sum_ballots_parallel(texts: Sequence[str], keys: Sequence[OptionKey]) -> Sums:
-    """``sum_ballots`` over all cores for a large batch (in this process for a small one)."""
-    workers = _workers()
-    if len(texts) < PARALLEL_THRESHOLD or workers == 1:
-        return await asyncio.to_thread(sum_ballots, texts, keys)
-    size = -(-len(texts) // workers)
-    loop = asyncio.get_running_loop()
-    parts = await asyncio.gather(
-        *(
-            loop.run_in_executor(_executor(), sum_ballots, list(texts[i : i + size]), list(keys))
-            for i in range(0, len(texts), size)
-        )
-    )
-    return combine(parts, keys)

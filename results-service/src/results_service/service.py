@@ -328,7 +328,7 @@ async def _sum_batch(
         for e in aggregate
     }
     try:
-        part = await fastsum.sum_ballots_parallel([ballot for _, ballot in batch], keys)
+        part = await asyncio.to_thread(fastsum.sum_ballots, [ballot for _, ballot in batch], keys)
         total = fastsum.combine([running, part], keys)
     except fastsum.SumError:
         raise _Stuck(await asyncio.to_thread(_first_bad_row, batch, keys)) from None
