@@ -325,18 +325,27 @@ def redeem(client: httpx.Client, token: str, secret: str | None) -> tuple[str, s
 def _post_with_retries(
     client: httpx.Client, path: str, *, body: Mapping[str, Any], headers: Mapping[str, str]
 ) -> httpx.Response:
-    """POST, retrying transport failures: the idempotency key makes a retry return the
-    same receipt instead of casting twice."""
+    """POST, retrying transport failures and a gateway's 502/503/504 (a replica that died
+    mid-request): the idempotency key makes a retry return the receipt of a ballot that
+    did land instead of casting twice, so the voter never loses it."""
     import httpx
 
-    for attempt in range(4):
+    for attempt in range(RETRIES + 1):
         try:
-            return client.post(path, json=dict(body), headers=dict(headers))
+            response = client.post(path, json=dict(body), headers=dict(headers))
         except httpx.TransportError:
-            if attempt == 3:
+            if attempt == RETRIES:
                 raise
-            time.sleep(0.5 * 2**attempt)
+        else:
+            if response.status_code not in RETRY_STATUSES or attempt == RETRIES:
+                return response
+        time.sleep(0.5 * 2**attempt)
     raise AssertionError("unreachable")
+
+
+RETRIES = 4
+#: answers of a gateway whose upstream failed: the request may or may not have been applied
+RETRY_STATUSES = frozenset({502, 503, 504})
 
 
 @dataclass(frozen=True)
