@@ -6,7 +6,8 @@ Every secure-vote workload must: run as non-root without privilege escalation, o
 root filesystem, with every capability dropped and the RuntimeDefault seccomp profile, with
 requests and a memory limit. Every service Deployment must also: probe /ready (readiness) and
 /health (liveness), request 250m CPU / 512Mi, roll with maxUnavailable 0 / maxSurge 1, have a
-Service, an HPA and a PodDisruptionBudget; in production run 3 replicas. Every image must carry
+Service, an HPA and a PodDisruptionBudget; in production run 3 replicas. The Ingress routes the
+service prefixes and sends /metrics to a Service without pods. Every image must carry
 a tag, never :latest. Prints one line per problem; exits 1 if there is any.
 """
 
@@ -125,10 +126,15 @@ def check_overlay(path: Path) -> list[str]:
             "/api/elections": "election",
             "/api/ballots": "voting",
             "/api/results": "results",
+            "/metrics": "metrics-blocked",
             "/": "frontend",
         }
         if routes != expected:
             problems.append(f"{overlay}: Ingress routes {routes} != {expected}")
+        # /metrics is not public (docs/adr/0010-metrics-not-public.md): its backend has no pods.
+        blocked = by_kind.get("Service", {}).get("metrics-blocked")
+        if not blocked or "selector" in blocked["spec"]:
+            problems.append(f"{overlay}: Service/metrics-blocked missing or selecting pods")
         if "cert-manager.io/cluster-issuer" not in ingress["metadata"].get("annotations", {}):
             problems.append(f"{overlay}: Ingress lacks the cert-manager annotation")
     namespaces = {d["metadata"].get("namespace") for d in docs if d["kind"] != "Namespace"}
