@@ -79,10 +79,12 @@ class Site:
     def http(self) -> httpx.Client:
         return httpx.Client(base_url=self.base, timeout=30, follow_redirects=False)
 
-    def cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, stdin: str = "", env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "securevote.cli", *args],
-            env=self.env,
+            env={**self.env, **(env or {})},
             cwd=self.cwd,
             input=stdin,
             capture_output=True,
@@ -93,7 +95,9 @@ class Site:
 
 
 @contextmanager
-def running_site(tmp: Path) -> Iterator[Site]:
+def running_site(tmp: Path, database: dict[str, str] | None = None) -> Iterator[Site]:
+    """``securevote up`` over a temporary SQLite file, or over ``database`` (the
+    ``SECUREVOTE_DATABASE_URL`` and ``SECUREVOTE_DATABASE_SCHEMA`` of a PostgreSQL schema)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SECUREVOTE_")}
@@ -105,6 +109,7 @@ def running_site(tmp: Path) -> Iterator[Site]:
         SECUREVOTE_PUBLIC_URL=base,
         SECUREVOTE_LOG_LEVEL="WARNING",
     )
+    env.update(database or {})
     site = Site(base=base, env=env, cwd=tmp, log=tmp / "server.log")
     with site.log.open("wb") as log:
         process = subprocess.Popen(

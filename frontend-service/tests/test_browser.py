@@ -5,15 +5,21 @@ admin input, keyboard use, a 320 px viewport, the admin console and the voter's 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import secrets
+import shlex
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy.engine import make_url
 
 from .browser import (
     CHROMIUM_ARGS,
@@ -52,7 +58,40 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def postgres_site(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The same server over a fresh schema of the test run's PostgreSQL database."""
+    schema = f"browser_{secrets.token_hex(6)}"
+
+    async def create_schema() -> None:
+        dsn = make_url(postgres_url).set(drivername="postgresql")
+        connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+        try:
+            await connection.execute(f"CREATE SCHEMA {schema}")
+        finally:
+            await connection.close()
+
+    # In a thread: Playwright's sync API may already run an event loop in this one.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(asyncio.run, create_schema()).result()
+    database = {
+        "SECUREVOTE_DATABASE_URL": postgres_url,
+        "SECUREVOTE_DATABASE_SCHEMA": schema,
+    }
+    with running_site(tmp_path_factory.mktemp("postgres-site"), database) as running:
+        yield running
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def any_site(request: pytest.FixtureRequest) -> Site:
+    """The whole way runs on both databases; the other tests on SQLite only (each server
+    start and its migrations cost seconds)."""
+    return request.getfixturevalue("site" if request.param == "sqlite" else "postgres_site")
+
+
+@pytest.fixture(scope="module")
+def browser(postgres_url: str) -> Iterator[Browser]:
+    # postgres_url first: it runs asyncio.run, which fails once Playwright's sync API runs an
+    # event loop in this thread (the PostgreSQL server is started after the browser).
     executable = chromium_path()
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
@@ -593,8 +632,10 @@ def _cast(page: Page, link: str, picks: list[str]) -> None:
 
 
 def test_from_votes_to_published_results_and_a_verified_record(
-    site: Site, api: Api, browser: Browser, tmp_path: Path
+    any_site: Site, browser: Browser, tmp_path: Path
 ) -> None:
+    site = any_site
+    api = Api(site.base, site.owner_email)
     election = create_election(api, title="Counted in public")
     add_questions(api, election["id"])
     import_voters(api, election["id"], VOTERS_CSV)
@@ -740,3 +781,223 @@ def test_the_console_refreshes_an_expiring_session_on_the_server(
         expect(page).to_have_url(f"{site.base}/admin/login")
     finally:
         context.close()
+
+
+# --------------------------------------------------------------- audit, trustee, TOTP, resend
+
+
+def _sign_in(page: Page, site: Site, email: str) -> None:
+    page.goto(f"{site.base}/admin/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{site.base}/admin")
+
+
+def _account(api: Api, email: str, role: str, name: str) -> dict[str, Any]:
+    body = {"email": email, "display_name": name, "role": role, "password": PASSWORD}
+    return dict(api.call("POST", "/api/auth/accounts", json=body))
+
+
+def _fits_320(page: Page) -> bool:
+    """No horizontal scroll with the page as it is, laid out again 320 px wide."""
+    size = page.viewport_size
+    page.set_viewport_size({"width": 320, "height": 640})
+    fits = _no_horizontal_scroll(page)
+    if size:
+        page.set_viewport_size(size)
+    return fits
+
+
+def test_the_audit_log_page_lists_entries_and_checks_the_chain(
+    site: Site, api: Api, open_election: dict[str, Any], browser: Browser
+) -> None:
+    election_id = open_election["id"]
+    observer = _account(api, "olga.observer@example.org", "observer", "Olga")
+    api.call(
+        "PUT", f"/api/elections/{election_id}/observers", json={"account_ids": [observer["id"]]}
+    )
+    source = axe_source()
+    for email in (site.owner_email, "olga.observer@example.org"):
+        context = browser.new_context()
+        page = context.new_page()
+        watch = PageWatch(page)
+        try:
+            _sign_in(page, site, email)
+            page.goto(f"{site.base}/admin/elections/{election_id}")
+            page.click("text=Read this election's audit log")
+            expect(page.locator("h1")).to_have_text("Audit log")
+            expect(page.locator("main")).to_contain_text(f"Union vote {HOSTILE}")
+            entries = page.locator("#audit-entries")
+            for action in ("election.create", "ceremony.set_trustees", "auth.voter_token.issue"):
+                expect(entries).to_contain_text(action)
+            # The issued credentials are left out, and said to be.
+            expect(entries).to_contain_text("not shown: credentials")
+            if email == site.owner_email:
+                expect(entries).to_contain_text("Ada")  # admin:<id> shown by name
+            assert _axe(page, source) == []
+            page.click("#verify-chain")
+            expect(page.locator("#chain-status")).to_contain_text("The chain holds")
+            assert _axe(page, source) == []
+            assert _fits_320(page)
+            shot(page, "15-admin-audit-log")
+            assert page.locator("main img, main script").count() == 0
+            assert watch.dialogs == [] and watch.csp_violations() == [] and watch.errors == []
+        finally:
+            context.close()
+
+
+def _run_shown(site: Site, page: Page, part: str, key_dir: Path) -> list[str]:
+    """Run the commands a part of the page shows, exactly as shown (the key file in the
+    trustee's own folder)."""
+    outputs = []
+    for command in page.locator(f"#{part} pre.command code").all_inner_texts():
+        words = shlex.split(command)
+        assert words[0] == "securevote"
+        words = [str(key_dir / w) if w == "trustee.key" else w for w in words[1:]]
+        done = site.cli(*words, env={"SECUREVOTE_TRUSTEE_PASSWORD": PASSWORD})
+        assert done.returncode == 0, command + "\n" + done.stdout + done.stderr
+        outputs.append(done.stdout)
+    return outputs
+
+
+def test_a_trustee_follows_the_ceremony_and_the_tally_in_the_console(
+    site: Site, api: Api, browser: Browser, tmp_path: Path
+) -> None:
+    email = "trudy.trustee@example.org"
+    trustee = _account(api, email, "trustee", "Trudy")
+    election = create_election(api, title=f"Trustee run {HOSTILE}")
+    election_id = election["id"]
+    add_questions(api, election_id)
+    import_voters(api, election_id, "email\nonly.voter@example.org\n")
+    api.call(
+        "PUT",
+        f"/api/elections/{election_id}/trustees",
+        json={"threshold": 1, "trustees": [{"account_id": trustee["id"], "name": "Trudy"}]},
+    )
+    source = axe_source()
+    context = browser.new_context()
+    page = context.new_page()
+    watch = PageWatch(page)
+    try:
+        _sign_in(page, site, email)
+        expect(page.locator("main")).to_contain_text("you are a trustee of")
+        page.locator("main table a").first.click()
+        expect(page).to_have_url(f"{site.base}/admin/elections/{election_id}/trustee")
+        expect(page.locator("#secrets-note")).to_contain_text("never reach this server")
+        expect(page.locator("#trustee-self")).to_contain_text("trustee 1 of 1")
+        expect(page.locator("#next-step")).to_contain_text("Create your key file")
+        assert page.locator("main form").count() == 0  # read-only: nothing to submit
+        assert _axe(page, source) == []
+        assert _fits_320(page)
+        shot(page, "20-trustee-ceremony-start")
+        _run_shown(site, page, "next-part", tmp_path)
+        page.reload()
+        expect(page.locator("#ceremony-status")).to_have_text("complete")
+        expect(page.locator("#next-step")).to_contain_text("The ceremony is complete")
+        expect(page.locator("#ceremony-trustees")).to_contain_text("Trudy (you)")
+        _run_shown(site, page, "next-part", tmp_path)  # once more, now complete: the key share
+
+        api.call("POST", f"/api/elections/{election_id}/freeze")
+        api.call("POST", f"/api/elections/{election_id}/open")
+        link = voting_links(api, election_id, 1)[0]
+        voter = browser.new_context()
+        _cast(voter.new_page(), link, ["#q0-o1", "#q1-o0"])
+        voter.close()
+        api.call("POST", f"/api/elections/{election_id}/close")
+        api.call("POST", f"/api/ballots/elections/{election_id}/board/seal")
+        api.call("POST", f"/api/results/elections/{election_id}/tally")
+        for _ in range(120):
+            if api.call("GET", f"/api/results/elections/{election_id}/tally")["status"] == "done":
+                break
+            page.wait_for_timeout(500)
+
+        page.reload()
+        expect(page.locator("#decrypt-step")).to_contain_text("awaited")
+        commands = page.locator("#tally-part pre.command code").all_inner_texts()
+        assert len(commands) == 1 and commands[0].startswith("securevote trustee decrypt ")
+        assert f"--election {election_id}" in commands[0] and f"--email {email}" in commands[0]
+        assert _axe(page, source) == []
+        shot(page, "21-trustee-share-awaited")
+        _run_shown(site, page, "tally-part", tmp_path)
+        page.reload()
+        expect(page.locator("#decrypt-step")).to_contain_text("received")
+        assert api.call("GET", f"/api/results/elections/{election_id}/tally")["decrypted"]
+        assert watch.dialogs == [] and watch.csp_violations() == [] and watch.errors == []
+    finally:
+        context.close()
+
+
+def test_an_admin_turns_two_step_sign_in_on_and_off(site: Site, api: Api, browser: Browser) -> None:
+    email = "tom.totp@example.org"
+    _account(api, email, "admin", "Tom")
+    source = axe_source()
+    context = browser.new_context()
+    page = context.new_page()
+    watch = PageWatch(page)
+    try:
+        _sign_in(page, site, email)
+        page.click("header >> text=Account")
+        expect(page.locator("#totp-state")).to_have_text("off")
+        assert _axe(page, source) == []
+        assert _fits_320(page)
+        page.fill("#enrol-password", "not my password")
+        page.click("text=Set up two-step sign-in")
+        expect(page.locator("#page-error")).to_contain_text("wrong")
+        page.fill("#enrol-password", PASSWORD)
+        page.click("text=Set up two-step sign-in")
+        secret = page.locator("#otp-secret").input_value()
+        uri = page.locator("#otpauth-uri").input_value()
+        assert uri.startswith("otpauth://totp/") and f"secret={secret}" in uri
+        assert _axe(page, source) == []
+        assert _fits_320(page)
+        shot(page, "16-admin-totp-enrol")
+        wrong = "000000" if _totp(secret) != "000000" else "111111"
+        page.fill("#confirm-code", wrong)
+        page.click("text=Confirm and turn on")
+        expect(page.locator("#page-error")).to_contain_text("code is wrong")
+        expect(page.locator("#totp-state")).to_have_text("off")
+        # Start again: a new secret replaces the pending one.
+        page.fill("#enrol-password", PASSWORD)
+        page.click("text=Set up two-step sign-in")
+        secret = page.locator("#otp-secret").input_value()
+        page.fill("#confirm-code", _totp(secret))
+        page.click("text=Confirm and turn on")
+        expect(page.locator(".notice.ok")).to_contain_text("Two-step sign-in is on")
+        expect(page.locator("#totp-state")).to_have_text("on")
+        # Signing in now needs a code.
+        refused = httpx.post(
+            f"{site.base}/api/auth/login", json={"email": email, "password": PASSWORD}
+        )
+        assert refused.status_code == 401 and refused.json()["code"] == "totp_required"
+        page.fill("#disable-password", PASSWORD)
+        page.fill("#disable-code", _totp(secret, 1))  # the current step was spent
+        page.click("text=Turn two-step sign-in off")
+        expect(page.locator(".notice.ok")).to_contain_text("Two-step sign-in is off")
+        expect(page.locator("#totp-state")).to_have_text("off")
+        assert watch.dialogs == [] and watch.csp_violations() == [] and watch.errors == []
+    finally:
+        context.close()
+
+
+def test_an_admin_resends_one_voters_link_from_the_console(
+    site: Site, api: Api, page: Page
+) -> None:
+    """The form in the browser; the accepted resend after the cooldown is in
+    test_console_resend (it moves the auth service's clock)."""
+    election = create_election(api, title="Resend from the console")
+    add_questions(api, election["id"])
+    import_voters(api, election["id"], "email\nrita@example.org\n")
+    open_with_server_trustee(api, election["id"])
+    voting_links(api, election["id"], 1)
+    admin_login(page, site)
+    page.goto(f"{site.base}/admin/elections/{election['id']}")
+    page.fill("#resend-email", "nobody@example.org")
+    page.click("text=Send a new link")
+    expect(page.locator("#page-error")).to_contain_text("No voter with that e-mail address")
+    page.fill("#resend-email", "RITA@example.org")  # found case-insensitively; mailed just now
+    page.click("text=Send a new link")
+    expect(page.locator("#page-error")).to_contain_text("a short while ago")
+    assert _fits_320(page)
+    assert _axe(page, axe_source()) == []
+    shot(page, "17-admin-resend")

@@ -3,17 +3,21 @@ sealed admin session, and escaping."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import httpx
 from starlette.routing import Route
 
 from frontend_service import sessions
+from frontend_service.account import router as account_router
 from frontend_service.admin import router as admin_router
 from frontend_service.app import create_app
 from frontend_service.pages import router as pages_router
 from frontend_service.pages import rule_in_words
 from frontend_service.rendering import templates
 from frontend_service.security import CONTENT_SECURITY_POLICY, csrf_token_for
+from frontend_service.trustee import router as trustee_router
 from securevote.config import Settings
 
 
@@ -43,7 +47,7 @@ async def test_every_unsafe_route_refuses_a_request_without_a_csrf_token(
     app = create_app(settings)
     unsafe = [
         (method, route.path)
-        for router in (pages_router, admin_router)
+        for router in (pages_router, admin_router, account_router, trustee_router)
         for route in router.routes
         if isinstance(route, Route)
         for method in (route.methods or set())
@@ -127,3 +131,80 @@ def test_templates_escape_what_they_are_given() -> None:
     page = templates.get_template("base.html").render(title='<script>alert("x")</script>')
     assert "<script>alert" not in page
     assert "&lt;script&gt;" in page
+
+
+async def test_two_browsers_signing_in_get_separate_rate_limit_buckets(
+    settings: Settings,
+) -> None:
+    """The frontend passes the browser's address on, and the auth service believes it from
+    a peer in the same process: one browser's failures do not lock the other out."""
+    from asgi_lifespan import LifespanManager
+
+    from auth_service.app import create_app as create_auth_app
+    from securevote.clients import register_peers
+
+    frontend, auth = create_app(settings), create_auth_app(settings)
+    register_peers({"frontend": frontend, "auth": auth})
+    limit = auth.state.auth.policy.address_attempts
+
+    async def attempt(client: httpx.AsyncClient, n: int) -> httpx.Response:
+        form = await client.get("/admin/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token is not None
+        data = {"csrf_token": token.group(1), "email": f"x{n}@example.org", "password": "nope"}
+        return await client.post("/admin/login", data=data)
+
+    async with LifespanManager(frontend), LifespanManager(auth):
+        a = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=frontend, client=("198.51.100.1", 5000)),
+            base_url="https://testserver",
+        )
+        b = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=frontend, client=("198.51.100.2", 5000)),
+            base_url="https://testserver",
+        )
+        async with a, b:
+            first = [(await attempt(a, n)).status_code for n in range(limit)]
+            blocked = await attempt(a, limit)
+            other = await attempt(b, limit + 1)
+    assert first == [401] * limit
+    assert "Too many attempts" in blocked.text
+    assert other.status_code == 401 and "Too many attempts" not in other.text
+
+
+def test_the_trustee_page_names_the_next_step_at_every_stage() -> None:
+    from frontend_service.trustee import ceremony_step, tally_step
+
+    cmd = {"keygen": "K", "ceremony": "C", "decrypt": "D"}
+    me = {
+        "index": 2,
+        "registered": True,
+        "committed": False,
+        "verification": "pending",
+        "disqualified": False,
+    }
+
+    def step(status: str, mine: dict[str, Any] | None = me, complaints: Any = ()) -> Any:
+        return ceremony_step({"status": status, "complaints": list(complaints)}, mine, cmd)
+
+    assert step("not_configured").commands == ()
+    assert "restart" in step("failed").text and step("failed").commands == ()
+    assert step("registering", None).commands == ()
+    assert step("registering", {**me, "registered": False}).commands == ("K", "C")
+    assert "other trustees to register" in step("registering").text
+    assert "deals your shares" in step("dealing").text
+    assert "checks the shares" in step("verifying", {**me, "committed": True}).text
+    against = [{"accused": 2, "status": "open"}, {"accused": 1, "status": "open"}]
+    done = {**me, "committed": True, "verification": "ok"}
+    assert "complaint names you" in step("complaints", done, against).text
+    answered = [{"accused": 2, "status": "answered"}]
+    assert "done your part" in step("complaints", done, answered).text
+    assert step("complete", {**me, "disqualified": True}).commands == ()
+    assert step("complete").commands == ("C",)
+
+    tally = {"status": "done", "shares_from": [1], "decrypted": False}
+    assert "not added up" in tally_step({**tally, "status": "running"}, 2, cmd).text
+    assert tally_step(tally, 2, cmd).commands == ("D",)
+    assert "received" in tally_step(tally, 1, cmd).text
+    assert "not needed" in tally_step({**tally, "decrypted": True}, 2, cmd).text
+    assert tally_step(None, 2, cmd).commands == ()

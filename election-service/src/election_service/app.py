@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from election_service.api.errors import install_election_error_handlers
 from election_service.api.routes import (
+    audit,
     ceremony,
     elections,
     lifecycle,
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             lifecycle.router,
             ceremony.router,
             observers.router,
+            audit.router,
         ],
         title="secure-vote election service",
         upload_paths=[rf"{PREFIX}/[^/]+/voters/import"],

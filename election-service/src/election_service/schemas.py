@@ -488,3 +488,34 @@ class SharesOut(BaseModel):
     ceremony_id: str
     ceremony_hash: str
     shares: list[dict[str, Any]]
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    occurred_at: datetime
+    service: str
+    actor: str = Field(description="who acted; a voter's credential reads `voter`")
+    action: str
+    target: str = Field(description="the election, or `voter` for an entry about one voter")
+    outcome: Literal["success", "failure", "denied"]
+    details: dict[str, Any]
+    hidden_details: list[str] = Field(
+        description="detail keys left out here (voter credentials, client addresses); the "
+        "entry hash covers them"
+    )
+    prev_hash: str
+    entry_hash: str
+
+
+class AuditPage(BaseModel):
+    election_id: str
+    items: list[AuditEntryOut] = Field(description="newest first")
+    next_before: int | None = Field(description="pass as `before` for the next page")
+
+
+class AuditChainOut(BaseModel):
+    ok: bool
+    entries: int = Field(description="entries checked (the whole log, every service)")
+    head: str = Field(description="the hash of the last entry that fits the chain")
+    first_broken_id: int | None
+    reason: str

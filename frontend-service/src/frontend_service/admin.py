@@ -10,13 +10,14 @@ the sealed ``sv_admin`` cookie (see :mod:`frontend_service.sessions`).
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
@@ -49,15 +50,17 @@ DONE = {
     "deleted": "The election was deleted.",
     "tally": "The tally has started.",
     "publish": "The results are published.",
+    "resent": "A new voting link is queued for that voter; the old link stops working.",
 }
 STATES = ("draft", "frozen", "open", "closed", "tallied", "published")
+AUDIT_PAGE = 50
 
 
 class LoginRequired(Exception):
     """No valid admin session: send the browser to the login page."""
 
 
-def _settings(request: Request) -> Settings:
+def settings_of(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -92,19 +95,19 @@ Token = Annotated[str, Depends(admin_token)]
 def _finish(request: Request, response: Response) -> Response:
     refreshed: AdminSession | None = getattr(request.state, "admin_refreshed", None)
     if refreshed is not None:
-        sessions.store(response, _settings(request), refreshed)
+        sessions.store(response, settings_of(request), refreshed)
     return response
 
 
-def _page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
+def page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
     return _finish(request, render(request, template, context, status=status))
 
 
-def _redirect(request: Request, url: str) -> Response:
+def redirect(request: Request, url: str) -> Response:
     return _finish(request, RedirectResponse(url, status_code=303))
 
 
-def _election_id(value: str) -> str:
+def checked_id(value: str) -> str:
     try:
         return str(uuid.UUID(value))
     except ValueError:
@@ -155,7 +158,9 @@ async def login(
             status=401 if error.status == 401 else 400 if error.status < 500 else 503,
         )
     response = RedirectResponse("/admin", status_code=303)
-    sessions.store(response, _settings(request), sessions.session_from_tokens(tokens, time.time()))
+    sessions.store(
+        response, settings_of(request), sessions.session_from_tokens(tokens, time.time())
+    )
     return response
 
 
@@ -173,7 +178,7 @@ async def logout(request: Request) -> Response:
                 json={"refresh_token": session.refresh_token},
             )
     response = RedirectResponse("/admin/login", status_code=303)
-    sessions.clear(response, _settings(request))
+    sessions.clear(response, settings_of(request))
     return response
 
 
@@ -194,7 +199,7 @@ async def elections(request: Request, token: Token, state: str = "") -> Response
         if error.status == 401:
             raise LoginRequired from None
         raise PageError(error.status, error.message) from None
-    return _page(
+    return page(
         request,
         "admin/elections.html",
         {
@@ -255,7 +260,7 @@ ElectionForm = dict[str, str]
 @router.get("/elections/new")
 async def new_election_form(request: Request, token: Token) -> Response:
     form = {"time_zone": "Europe/Zurich", "second_factor": "none", "allow_revoting": "on"}
-    return _page(
+    return page(
         request,
         "admin/election_form.html",
         {"title": "New election", "form": form, "zones": _zones(), "election": None},
@@ -295,7 +300,7 @@ async def create_election(
         )
         created = await call(request, "election", "POST", "/api/elections", token=token, json=body)
     except (ApiError, ValueError) as error:
-        return _page(
+        return page(
             request,
             "admin/election_form.html",
             {
@@ -307,10 +312,10 @@ async def create_election(
             },
             status=getattr(error, "status", 422) if getattr(error, "status", 422) < 500 else 502,
         )
-    return _redirect(request, f"/admin/elections/{created['id']}?done=created")
+    return redirect(request, f"/admin/elections/{created['id']}?done=created")
 
 
-async def _load(request: Request, token: str, election_id: str) -> dict[str, Any]:
+async def load_election(request: Request, token: str, election_id: str) -> dict[str, Any]:
     try:
         found: dict[str, Any] = await call(
             request, "election", "GET", f"/api/elections/{election_id}", token=token
@@ -322,7 +327,7 @@ async def _load(request: Request, token: str, election_id: str) -> dict[str, Any
     return found
 
 
-async def _optional(request: Request, service: str, path: str, token: str) -> Any:
+async def optional(request: Request, service: str, path: str, token: str) -> Any:
     """Data for a panel; None (the panel says it is unavailable) if the API refuses."""
     try:
         return await call(request, service, "GET", path, token=token)
@@ -340,30 +345,30 @@ async def _detail(
     status: int = 200,
     done: str = "",
 ) -> Response:
-    election = await _load(request, token, election_id)
-    me = await _optional(request, "auth", "/api/auth/me", token)
+    election = await load_election(request, token, election_id)
+    me = await optional(request, "auth", "/api/auth/me", token)
     role = me["account"]["role"] if me else "observer"
     can_edit = role in ("owner", "admin")
-    readiness = await _optional(
+    readiness = await optional(
         request, "election", f"/api/elections/{election_id}/readiness", token
     )
-    ceremony = await _optional(request, "election", f"/api/elections/{election_id}/ceremony", token)
-    mail = await _optional(request, "auth", f"/api/auth/elections/{election_id}/mail", token)
+    ceremony = await optional(request, "election", f"/api/elections/{election_id}/ceremony", token)
+    mail = await optional(request, "auth", f"/api/auth/elections/{election_id}/mail", token)
     tally = None
     if election["state"] in ("closed", "tallied", "published"):
-        tally = await _optional(
+        tally = await optional(
             request, "results", f"/api/results/elections/{election_id}/tally", token
         )
     trustee_accounts: list[dict[str, Any]] = []
     if can_edit and election["state"] == "draft":
-        accounts = await _optional(request, "auth", "/api/auth/accounts", token)
+        accounts = await optional(request, "auth", "/api/auth/accounts", token)
         if accounts:
             trustee_accounts = [
                 a for a in accounts["accounts"] if a["role"] == "trustee" and not a["disabled"]
             ]
     voters = None
     if can_edit:
-        voters = await _optional(request, "election", f"/api/elections/{election_id}/voters", token)
+        voters = await optional(request, "election", f"/api/elections/{election_id}/voters", token)
     delivery = None
     if mail:
         sent = sum(
@@ -389,7 +394,7 @@ async def _detail(
         "second_factor": election["settings"]["second_factor"],
         "allow_revoting": "on" if election["settings"]["allow_revoting"] else "",
     }
-    return _page(
+    return page(
         request,
         "admin/election.html",
         {
@@ -404,6 +409,7 @@ async def _detail(
             "voters": voters,
             "trustee_accounts": trustee_accounts,
             "can_edit": can_edit,
+            "role": role,
             "form": form,
             "zones": _zones(),
             "error": error,
@@ -418,7 +424,7 @@ async def _detail(
 async def election_detail(
     request: Request, election_id: str, token: Token, done: str = ""
 ) -> Response:
-    return await _detail(request, token, _election_id(election_id), done=done)
+    return await _detail(request, token, checked_id(election_id), done=done)
 
 
 async def _change(
@@ -437,7 +443,7 @@ async def _change(
         if error.status == 401:
             raise LoginRequired from None
         return await _detail(request, token, election_id, error=error.message, status=error.status)
-    return _redirect(request, f"/admin/elections/{election_id}?done={done}")
+    return redirect(request, f"/admin/elections/{election_id}?done={done}")
 
 
 def _service_of(path: str) -> str:
@@ -464,7 +470,7 @@ async def edit_election(
     second_factor: Annotated[str, Form(max_length=20)] = "none",
     allow_revoting: Annotated[str | None, Form(max_length=4)] = None,
 ) -> Response:
-    election_id = _election_id(election_id)
+    election_id = checked_id(election_id)
     try:
         body = _election_body(
             title=title,
@@ -490,12 +496,12 @@ async def edit_election(
 
 @router.post("/elections/{election_id}/delete")
 async def delete_election(request: Request, election_id: str, token: Token) -> Response:
-    election_id = _election_id(election_id)
+    election_id = checked_id(election_id)
     try:
         await call(request, "election", "DELETE", f"/api/elections/{election_id}", token=token)
     except ApiError as error:
         return await _detail(request, token, election_id, error=error.message, status=error.status)
-    return _redirect(request, "/admin?done=deleted")
+    return redirect(request, "/admin?done=deleted")
 
 
 @router.post("/elections/{election_id}/questions")
@@ -510,7 +516,7 @@ async def add_question(
     min_selections: Annotated[str, Form(max_length=4)] = "",
     max_selections: Annotated[str, Form(max_length=4)] = "",
 ) -> Response:
-    election_id = _election_id(election_id)
+    election_id = checked_id(election_id)
     lines = [line.strip() for line in options.replace("\r\n", "\n").split("\n")]
     body: dict[str, Any] = {
         "title": title.strip(),
@@ -545,8 +551,8 @@ async def add_question(
 async def delete_question(
     request: Request, election_id: str, question_id: str, token: Token
 ) -> Response:
-    election_id = _election_id(election_id)
-    question_id = _election_id(question_id)
+    election_id = checked_id(election_id)
+    question_id = checked_id(question_id)
     return await _change(
         request,
         token,
@@ -561,8 +567,8 @@ async def delete_question(
 async def import_voters(
     request: Request, election_id: str, token: Token, file: UploadFile
 ) -> Response:
-    election_id = _election_id(election_id)
-    settings = _settings(request)
+    election_id = checked_id(election_id)
+    settings = settings_of(request)
     content = await file.read(settings.max_upload_bytes + 1)
     if not content:
         return await _detail(request, token, election_id, error="Choose a CSV file.", status=422)
@@ -589,7 +595,7 @@ async def import_voters(
 
 @router.post("/elections/{election_id}/voters/clear")
 async def clear_voters(request: Request, election_id: str, token: Token) -> Response:
-    election_id = _election_id(election_id)
+    election_id = checked_id(election_id)
     return await _change(
         request,
         token,
@@ -602,7 +608,7 @@ async def clear_voters(request: Request, election_id: str, token: Token) -> Resp
 
 @router.post("/elections/{election_id}/trustees")
 async def set_trustees(request: Request, election_id: str, token: Token) -> Response:
-    election_id = _election_id(election_id)
+    election_id = checked_id(election_id)
     form = await request.form()
     if form.get("mode") == "server":
         body: dict[str, Any] = {"server_trustee": True}
@@ -628,9 +634,125 @@ async def set_trustees(request: Request, election_id: str, token: Token) -> Resp
     )
 
 
+async def _roll_voter_id(request: Request, token: str, election_id: str, email: str) -> int | None:
+    """The roll entry with exactly this e-mail address (the roll's id is the voter's id in
+    every service: the auth service reads the same ``voters`` row)."""
+    wanted = email.strip().casefold()
+    found = await call(
+        request,
+        "election",
+        "GET",
+        f"/api/elections/{election_id}/voters",
+        token=token,
+        params={"q": wanted, "per_page": 50},
+    )
+    return next((int(v["id"]) for v in found["items"] if v["email"].casefold() == wanted), None)
+
+
+@router.post("/elections/{election_id}/resend")
+async def resend_link(
+    request: Request,
+    election_id: str,
+    token: Token,
+    email: Annotated[str, Form(min_length=3, max_length=320)],
+) -> Response:
+    """A new link for one voter, found by e-mail address (the auth service enforces the
+    cooldown and writes the audit entry)."""
+    election_id = checked_id(election_id)
+    if "@" not in email or any(c.isspace() for c in email.strip()):
+        return await _detail(
+            request, token, election_id, error="Give the voter's e-mail address.", status=422
+        )
+    try:
+        voter_id = await _roll_voter_id(request, token, election_id, email)
+        if voter_id is None:
+            return await _detail(
+                request,
+                token,
+                election_id,
+                error="No voter with that e-mail address is on the roll.",
+                status=404,
+            )
+        path = f"/api/auth/elections/{election_id}/voters/{voter_id}/resend"
+        await call(request, "auth", "POST", path, token=token)
+    except ApiError as error:
+        if error.status == 401:
+            raise LoginRequired from None
+        message = error.message
+        if error.status == 429:
+            message = "A link was sent to this voter a short while ago. Wait, then try again."
+        return await _detail(request, token, election_id, error=message, status=error.status)
+    return redirect(request, f"/admin/elections/{election_id}?done=resent#invitations")
+
+
+def _details_text(details: dict[str, Any]) -> str:
+    """An entry's details as one line of text (escaped by the template like any value)."""
+    return "; ".join(
+        f"{key}: {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
+        for key, value in details.items()
+    )
+
+
+@router.get("/elections/{election_id}/audit")
+async def audit_log(
+    request: Request,
+    election_id: str,
+    token: Token,
+    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    verify: bool = False,
+) -> Response:
+    """The election's audit log, 50 entries a page, newest first; with ``verify`` the
+    whole chain is recomputed (it reads the entire log, so only on request)."""
+    election_id = checked_id(election_id)
+    election = await load_election(request, token, election_id)
+    params: dict[str, Any] = {"limit": AUDIT_PAGE}
+    if before is not None:
+        params["before"] = before
+    try:
+        entries = await call(
+            request,
+            "election",
+            "GET",
+            f"/api/elections/{election_id}/audit",
+            token=token,
+            params=params,
+        )
+        chain = None
+        if verify:
+            chain = await call(
+                request, "election", "GET", f"/api/elections/{election_id}/audit/chain", token=token
+            )
+    except ApiError as error:
+        if error.status == 401:
+            raise LoginRequired from None
+        raise PageError(error.status, error.message) from None
+    accounts = await optional(request, "auth", "/api/auth/accounts", token)
+    # Actors are admin:<id> (election, results) or account:<id> (auth): one account.
+    names = {
+        f"{prefix}:{a['id']}": a["display_name"]
+        for a in (accounts or {}).get("accounts", [])
+        for prefix in ("admin", "account")
+    }
+    return page(
+        request,
+        "admin/audit.html",
+        {
+            "title": f"Audit log: {election['title']}",
+            "election": election,
+            "entries": [
+                {**e, "details_text": _details_text(e["details"])} for e in entries["items"]
+            ],
+            "next_before": entries["next_before"],
+            "first_page": before is None,
+            "chain": chain,
+            "names": names,
+        },
+    )
+
+
 @router.post("/elections/{election_id}/{action}")
 async def transition(request: Request, election_id: str, action: str, token: Token) -> Response:
-    election_id = _election_id(election_id)
+    election_id = checked_id(election_id)
     paths = {
         "freeze": f"/api/elections/{election_id}/freeze",
         "open": f"/api/elections/{election_id}/open",

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
+from frontend_service.account import router as account_router
 from frontend_service.admin import LoginRequired
 from frontend_service.admin import router as admin_router
 from frontend_service.errors import PageError
@@ -17,6 +18,7 @@ from frontend_service.pages import router as pages_router
 from frontend_service.rendering import STATIC, render
 from frontend_service.security import SecurityHeadersMiddleware
 from frontend_service.sessions import clear
+from frontend_service.trustee import router as trustee_router
 from securevote.config import Settings, load_settings
 from securevote.db import Database
 from securevote.webapp import create_service_app
@@ -48,7 +50,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         prefix=PREFIX,
         settings=settings,
         database=database,
-        routers=[pages_router, admin_router],
+        routers=[pages_router, admin_router, account_router, trustee_router],
         title="secure-vote frontend",
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

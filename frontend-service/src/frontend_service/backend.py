@@ -3,6 +3,11 @@
 The same code reaches the services in process (all-in-one) or over HTTP (apart), through
 :func:`securevote.clients.service_client`. API errors (problem+json) become
 :class:`ApiError`, whose message is what the API said a client may know.
+
+Every call carries the browser's address in ``X-Forwarded-For``, so that the auth service
+limits console logins per browser, not per frontend (it believes the header from the
+frontend in process, or apart when the frontend's network is in its
+``SECUREVOTE_TRUSTED_PROXIES``).
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ from typing import Any
 import httpx
 from fastapi import Request
 
+from securevote.client_address import client_address
 from securevote.clients import service_client
-from securevote.config import ConfigurationError
+from securevote.config import ConfigurationError, Settings
 
 
 @dataclass
@@ -70,6 +76,8 @@ async def call(
     """Call ``service`` and return the decoded JSON (None for an empty body); raise ApiError
     for an answer outside ``ok``. An unreachable service is a 503 ApiError."""
     sent = dict(headers or {})
+    settings: Settings = request.app.state.settings
+    sent["X-Forwarded-For"] = client_address(request, settings.trusted_proxies)
     if token:
         sent["Authorization"] = f"Bearer {token}"
     request_id = getattr(request.state, "request_id", None)

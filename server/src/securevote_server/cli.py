@@ -28,7 +28,9 @@ def _up(args: argparse.Namespace) -> int:
         migrations.upgrade(settings)
     url = f"http://{args.host}:{args.port}/"
     print(f"secure-vote is starting (all-in-one) at {url}", flush=True)
-    uvicorn.run(create_all_in_one(settings), host=args.host, port=args.port, log_config=None)
+    # X-Forwarded-For is read by securevote.client_address, from trusted proxies only.
+    app = create_all_in_one(settings)
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, proxy_headers=False)
     return 0
 
 

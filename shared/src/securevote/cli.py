@@ -62,7 +62,8 @@ def _serve(args: argparse.Namespace) -> int:
     warn_if_dev_mode(settings)
     app = _installed_services()[args.service].load()(settings)
     log.info("service_starting", service=args.service, host=args.host, port=args.port)
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, proxy_headers=True)
+    # X-Forwarded-For is read by securevote.client_address, from trusted proxies only.
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, proxy_headers=False)
     return 0
 
 

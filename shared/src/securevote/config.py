@@ -12,6 +12,7 @@ of the built-in development values; the process refuses to start otherwise.
 from __future__ import annotations
 
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -78,6 +79,8 @@ class Settings(BaseSettings):
     smtp_security: Literal["starttls", "tls", "none"] = "starttls"
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
     mail_from: str = "secure-vote <no-reply@localhost>"
+    # Proxies whose X-Forwarded-For is believed (securevote.client_address); none by default.
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
 
     @field_validator("service_urls", mode="before")
     @classmethod
@@ -94,6 +97,20 @@ class Settings(BaseSettings):
                 )
             urls[name.strip()] = url.strip().rstrip("/")
         return urls
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_trusted_proxies(cls, value: object) -> object:
+        """``10.0.0.0/8,192.0.2.7`` from the environment: networks (a bare address is /32 or
+        /128); a network with host bits set is refused, it is most likely a typo."""
+        if not isinstance(value, str):
+            return value
+        try:
+            return tuple(ip_network(part.strip()) for part in value.split(",") if part.strip())
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"SECUREVOTE_TRUSTED_PROXIES is a comma-separated list of networks: {exc}"
+            ) from None
 
     @field_validator("secret_key", "jwt_signing_seed", "jwt_public_keys", mode="before")
     @classmethod

@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from auth_service.context import AuthContext
+from securevote.client_address import client_address
+from securevote.config import Settings
 from securevote.deps import CurrentAdmin, CurrentPrincipal, SettingsDep
 
 
@@ -16,9 +18,10 @@ def get_context(request: Request) -> AuthContext:
 
 
 def get_client_address(request: Request) -> str:
-    """The client's address (behind a proxy, uvicorn's proxy_headers has already applied
-    X-Forwarded-For from trusted proxies)."""
-    return request.client.host if request.client else "unknown"
+    """The client's address, the key of the login and redemption rate limits: the peer, or
+    what a trusted proxy forwarded (:mod:`securevote.client_address`)."""
+    settings: Settings = request.app.state.settings
+    return client_address(request, settings.trusted_proxies)
 
 
 AuthContextDep = Annotated[AuthContext, Depends(get_context)]
