@@ -15,7 +15,7 @@ so the load test (``locustfile.py``) redeems it again and casts the ballot.
 Each simulated voter has an address of its own in 198.18.0.0/15 (RFC 2544's range for
 benchmarks), sent as ``X-Forwarded-For``: real voters come from many addresses, and the
 per-address redemption limit would otherwise measure itself. The services take the header
-only from loopback (uvicorn trusts forwarded headers from 127.0.0.1), which is where nginx
+only from loopback (the cluster sets SECUREVOTE_TRUSTED_PROXIES=127.0.0.1), which is where nginx
 and this script are.
 
 The voters file (mode 0600: it holds live voting links of synthetic voters) is
