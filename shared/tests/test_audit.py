@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -192,3 +194,50 @@ async def test_audit_verify_command_reports_and_exits_non_zero_when_broken(
     await _tamper(database, f"UPDATE audit_log SET target = 'forged' WHERE id = {ids[1]}")
     assert await asyncio.to_thread(securevote_main, ["audit", "verify"]) == 1
     assert f"BROKEN at entry id {ids[1]}" in capsys.readouterr().out
+
+
+async def test_audit_export_verifies_offline_and_shows_a_cut_log(
+    database: Database,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """`securevote audit export` writes the verified chain as JSON lines; `audit verify
+    --export` re-checks a file without the database, and a later export must contain the head
+    of an earlier one, so a log cut back (or rewritten) since is evident."""
+    ids = await _append(database, 4)
+    monkeypatch.setenv("SECUREVOTE_DATABASE_URL", settings.database_url)
+    if settings.database_schema:
+        monkeypatch.setenv("SECUREVOTE_DATABASE_SCHEMA", settings.database_schema)
+    first = tmp_path / "first.jsonl"
+    assert await asyncio.to_thread(securevote_main, ["audit", "export", str(first)]) == 0
+    head = (await _verify(database)).head
+    assert f"intact: 4 entries, head {head}" in capsys.readouterr().out
+    lines = first.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert [json.loads(line)["id"] for line in lines] == ids
+    assert "Board élection" in lines[0]  # the details, as recorded
+
+    await _append(database, 2)
+    second = tmp_path / "second.jsonl"
+    assert await asyncio.to_thread(securevote_main, ["audit", "export", str(second)]) == 0
+    capsys.readouterr()
+    check = ["audit", "verify", "--export", str(second), "--previous-head", head]
+    assert await asyncio.to_thread(securevote_main, check) == 0
+    assert "intact: 6 entries" in capsys.readouterr().out
+
+    # Offline, with no database at all: an edited line, and an export cut before the old head.
+    assert audit.verify_export(lines).ok
+    edited = [*lines[:2], lines[2].replace("admin:2", "admin:0"), *lines[3:]]
+    report = audit.verify_export(edited)
+    assert not report.ok and report.first_broken_id == ids[2]
+    cut = audit.verify_export(lines[:3], previous_head=head)
+    assert not cut.ok and "earlier export" in cut.reason
+    assert not audit.verify_export(["not json\n"]).ok
+
+    # A broken chain is not exported: no file, exit 1.
+    await _tamper(database, f"UPDATE audit_log SET target = 'forged' WHERE id = {ids[1]}")
+    third = tmp_path / "third.jsonl"
+    assert await asyncio.to_thread(securevote_main, ["audit", "export", str(third)]) == 1
+    assert f"BROKEN at entry id {ids[1]}" in capsys.readouterr().out
+    assert not third.exists() and not (tmp_path / "third.jsonl.partial").exists()

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -137,6 +137,78 @@ class ChainReport:
 
 async def verify_chain(session: AsyncSession, *, batch_size: int = 5000) -> ChainReport:
     """Recompute the chain in id order; stop at the first entry that does not fit."""
+    return await _walk(session, batch_size=batch_size)
+
+
+async def export_chain(
+    session: AsyncSession, out: TextIO, *, batch_size: int = 5000
+) -> ChainReport:
+    """Write every entry to ``out`` as one JSON line (``export_line``), in id order, while
+    verifying the chain; nothing after the first broken entry is written.
+
+    An export is what the nightly job ships to object storage: it can be verified offline
+    (``verify_export``), and the head hash of an earlier export must appear in every later one,
+    which shows a truncated or rewritten log even to someone without database access."""
+    return await _walk(
+        session, batch_size=batch_size, write=lambda row: out.write(export_line(row))
+    )
+
+
+def export_line(row: AuditEntry) -> str:
+    document = {
+        "id": row.id,
+        "prev_hash": row.prev_hash,
+        "entry_hash": row.entry_hash,
+        "occurred_at": _utc_iso(row.occurred_at),
+        **_content(row),
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def verify_export(lines: Iterable[str], *, previous_head: str | None = None) -> ChainReport:
+    """Recompute the chain of an export file. With ``previous_head`` (the head of an earlier
+    export), that entry must be in this one: otherwise the log was cut or rewritten since."""
+    prev = GENESIS_HASH
+    count = 0
+    seen_previous = previous_head in (None, GENESIS_HASH)
+    for number, line in enumerate(lines, start=1):
+        try:
+            document = json.loads(line)
+            occurred_at = datetime.strptime(document["occurred_at"], "%Y-%m-%dT%H:%M:%S.%fZ")
+            content = {name: document[name] for name in _CONTENT}
+            claimed_prev, claimed_hash, entry_id = (
+                document["prev_hash"],
+                document["entry_hash"],
+                int(document["id"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            return ChainReport(count, prev, number, f"line {number} is not an audit entry")
+        if claimed_prev != prev:
+            return ChainReport(count, prev, entry_id, "previous hash does not match")
+        if claimed_hash != entry_hash(prev_hash=prev, occurred_at=occurred_at, **content):
+            return ChainReport(count, prev, entry_id, "entry hash does not match its content")
+        prev = claimed_hash
+        count += 1
+        seen_previous = seen_previous or prev == previous_head
+    if not seen_previous:
+        return ChainReport(count, prev, 0, "the earlier export's head is not in this export")
+    return ChainReport(count, prev)
+
+
+#: the hashed fields of an entry besides its time and predecessor
+_CONTENT = ("service", "actor", "action", "target", "outcome", "details")
+
+
+def _content(row: AuditEntry) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in _CONTENT}
+
+
+async def _walk(
+    session: AsyncSession,
+    *,
+    batch_size: int,
+    write: Callable[[AuditEntry], object] | None = None,
+) -> ChainReport:
     prev = GENESIS_HASH
     count = 0
     last_id = 0
@@ -155,17 +227,12 @@ async def verify_chain(session: AsyncSession, *, batch_size: int = 5000) -> Chai
             if row.prev_hash != prev:
                 return ChainReport(count, prev, row.id, "previous hash does not match")
             expected = entry_hash(
-                prev_hash=row.prev_hash,
-                occurred_at=row.occurred_at,
-                service=row.service,
-                actor=row.actor,
-                action=row.action,
-                target=row.target,
-                outcome=row.outcome,
-                details=row.details,
+                prev_hash=row.prev_hash, occurred_at=row.occurred_at, **_content(row)
             )
             if row.entry_hash != expected:
                 return ChainReport(count, prev, row.id, "entry hash does not match its content")
+            if write is not None:
+                write(row)
             prev = row.entry_hash
             count += 1
             last_id = row.id

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from securevote import __version__, jobs, migrations, trustee, voter
-from securevote.audit import verify_chain
+from securevote.audit import ChainReport, export_chain, verify_chain, verify_export
 from securevote.config import ConfigurationError, Mode, Settings, load_settings
 from securevote.db import Database
 from securevote.logging import configure_logging, get_logger
@@ -28,26 +28,62 @@ from securevote.logging import configure_logging, get_logger
 log = get_logger("securevote.cli")
 
 
+def _chain_verdict(report: ChainReport, what: str) -> int:
+    if report.ok:
+        print(f"{what} intact: {report.entries} entries, head {report.head}")
+        return 0
+    print(
+        f"{what} BROKEN at entry id {report.first_broken_id}: {report.reason} "
+        f"({report.entries} entries before it verify)"
+    )
+    return 1
+
+
 def _audit_verify(args: argparse.Namespace) -> int:
+    if args.export is not None:
+        with args.export.open(encoding="utf-8") as lines:
+            report = verify_export(lines, previous_head=args.previous_head)
+        return _chain_verdict(report, f"audit export {args.export.name}")
     settings = load_settings()
 
-    async def run() -> int:
+    async def run() -> ChainReport:
         database = Database(settings)
         try:
             async with database.session() as session:
-                report = await verify_chain(session)
+                return await verify_chain(session)
         finally:
             await database.dispose()
-        if report.ok:
-            print(f"audit log intact: {report.entries} entries, head {report.head}")
-            return 0
-        print(
-            f"audit log BROKEN at entry id {report.first_broken_id}: {report.reason} "
-            f"({report.entries} entries before it verify)"
-        )
-        return 1
 
-    return asyncio.run(run())
+    return _chain_verdict(asyncio.run(run()), "audit log")
+
+
+def _audit_export(args: argparse.Namespace) -> int:
+    """Verify the chain while writing it; the file appears only whole and intact."""
+    settings = load_settings()
+    target: Path = args.file
+    partial = target.with_name(target.name + ".partial")
+
+    async def run() -> ChainReport:
+        database = Database(settings)
+        try:
+            async with database.session() as session:
+                with partial.open("w", encoding="utf-8") as out:
+                    return await export_chain(session, out)
+        finally:
+            await database.dispose()
+
+    report = asyncio.run(run())
+    if report.ok:
+        partial.replace(target)
+    else:
+        partial.unlink(missing_ok=True)
+    return _chain_verdict(report, f"audit log exported to {target.name}:")
+
+
+def _hash_hex(text: str) -> str:
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise argparse.ArgumentTypeError("a head is 64 lowercase hex digits")
+    return text
 
 
 def _installed_services() -> dict[str, Any]:
@@ -150,7 +186,20 @@ def _register_builtin(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     verify = audit_commands.add_parser(
         "verify", help="recompute the hash chain and name the first broken entry"
     )
+    verify.add_argument(
+        "--export", type=Path, help="check an export file (securevote audit export) instead"
+    )
+    verify.add_argument(
+        "--previous-head",
+        type=_hash_hex,
+        help="with --export: the head of an earlier export, which must be in this one",
+    )
     verify.set_defaults(func=_audit_verify)
+    export = audit_commands.add_parser(
+        "export", help="verify the chain and write it as JSON lines (for object storage)"
+    )
+    export.add_argument("file", type=Path)
+    export.set_defaults(func=_audit_export)
 
     trustee.register(subparsers)  # trustee keygen, ceremony, decrypt
     voter.register(subparsers)  # vote, check-receipt
