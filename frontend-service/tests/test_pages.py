@@ -204,6 +204,8 @@ def test_the_trustee_page_names_the_next_step_at_every_stage() -> None:
 
     tally = {"status": "done", "shares_from": [1], "decrypted": False}
     assert "not added up" in tally_step({**tally, "status": "running"}, 2, cmd).text
+    failed = tally_step({**tally, "status": "failed"}, 2, cmd)
+    assert "restart it once the cause is fixed" in failed.text and failed.commands == ()
     assert tally_step(tally, 2, cmd).commands == ("D",)
     assert "received" in tally_step(tally, 1, cmd).text
     assert "not needed" in tally_step({**tally, "decrypted": True}, 2, cmd).text

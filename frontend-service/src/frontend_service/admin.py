@@ -1,5 +1,6 @@
 """The admin console: login (with TOTP), elections, questions and options, the voter roll,
-trustees and the key ceremony, the lifecycle, invitations and delivery, the board seal.
+trustees and the key ceremony, the lifecycle, invitations and delivery, the board seal, the
+tally (started, followed, and restarted after a failure) and publication.
 
 Every page is rendered on the server; every change is a POST form carrying the CSRF token
 (checked by the router's dependency) and answered with a redirect (POST/redirect/GET) or the
@@ -13,7 +14,7 @@ import contextlib
 import json
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -49,6 +50,7 @@ DONE = {
     "sealed": "The bulletin board is sealed.",
     "deleted": "The election was deleted.",
     "tally": "The tally has started.",
+    "tally-restart": "The tally starts over from the first ballot.",
     "publish": "The results are published.",
     "resent": "A new voting link is queued for that voter; the old link stops working.",
 }
@@ -105,6 +107,18 @@ def page(request: Request, template: str, context: dict[str, Any], status: int =
 
 def redirect(request: Request, url: str) -> Response:
     return _finish(request, RedirectResponse(url, status_code=303))
+
+
+def local_time(value: str, zone: str) -> str:
+    """An API time (ISO 8601; UTC when it has no offset) as ``YYYY-MM-DD HH:MM`` in the
+    election's time zone; the value as it came if it is not a time."""
+    try:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+    except (ValueError, ZoneInfoNotFoundError):
+        return value
 
 
 def checked_id(value: str) -> str:
@@ -359,6 +373,8 @@ async def _detail(
         tally = await optional(
             request, "results", f"/api/results/elections/{election_id}/tally", token
         )
+    if tally and tally.get("failed_at"):
+        tally["failed_at_local"] = local_time(tally["failed_at"], election["time_zone"])
     trustee_accounts: list[dict[str, Any]] = []
     if can_edit and election["state"] == "draft":
         accounts = await optional(request, "auth", "/api/auth/accounts", token)
@@ -761,6 +777,7 @@ async def transition(request: Request, election_id: str, action: str, token: Tok
         "reminders": f"/api/auth/elections/{election_id}/reminders",
         "sealed": f"/api/ballots/elections/{election_id}/board/seal",
         "tally": f"/api/results/elections/{election_id}/tally",
+        "tally-restart": f"/api/results/elections/{election_id}/tally/restart",
         "publish": f"/api/results/elections/{election_id}/publish",
     }
     if action not in paths:

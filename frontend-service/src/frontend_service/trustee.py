@@ -99,6 +99,11 @@ def tally_step(tally: dict[str, Any] | None, index: int | None, cmd: dict[str, s
     """Whether this trustee's decryption share is awaited or received."""
     if tally is None:
         return Step("The tally status is not available right now.")
+    if tally["status"] == "failed":
+        return Step(
+            "The tally stopped before every ballot was added up; the organisers restart it "
+            "once the cause is fixed. Nothing to do until the tally is done."
+        )
     if tally["status"] != "done":
         return Step("The ballots are not added up yet: nothing to do until the tally is done.")
     if index is not None and index in tally["shares_from"]:
