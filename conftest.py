@@ -165,6 +165,28 @@ class SecurevoteCli:
         env.update(extra)
         return env
 
+    def run(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        *,
+        stdin: str | None = None,
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``securevote ARGS`` to the end; its output captured as text, its exit status
+        left to the test."""
+        return subprocess.run(
+            [*self.command, *args],
+            env=env,
+            cwd=cwd,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
     @staticmethod
     def free_port() -> int:
         with socket.socket() as probe:

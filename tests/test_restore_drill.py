@@ -68,35 +68,23 @@ def finished_election(
 ) -> tuple[Settings, str]:
     """A published election on ``postgres_settings``' schema; the board's public key."""
     env = securevote_cli.environment(postgres_settings)
-    owner = subprocess.run(
-        [
-            *securevote_cli.command,
-            *("admin", "create", "--organisation", "Drill Club"),
-            *("--email", OWNER, "--password-stdin"),
-        ],
-        input=PASSWORD + "\n",
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    owner = securevote_cli.run(
+        ["admin", "create", "--organisation", "Drill Club", "--email", OWNER, "--password-stdin"],
+        env,
+        tmp_path,
+        stdin=PASSWORD + "\n",
     )
     assert owner.returncode == 0, owner.stdout + owner.stderr
     with securevote_cli.server(["up", "--no-migrate"], env, tmp_path) as base:
-        demo = subprocess.run(
+        demo = securevote_cli.run(
             [
-                *securevote_cli.command,
                 *("demo", "--url", base, "--owner-email", OWNER),
                 *("--seed", "5", "--max-voters", "4", "--workers", "1"),
                 *("--workdir", str(tmp_path / "demo")),
             ],
-            env={**env, "SECUREVOTE_DEMO_PASSWORD": PASSWORD},
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
+            {**env, "SECUREVOTE_DEMO_PASSWORD": PASSWORD},
+            tmp_path,
             timeout=600,
-            check=False,
         )
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert "verifier: PASSED" in demo.stdout

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +42,7 @@ def test_serve_runs_one_service_alone(
 def test_migrate_brings_an_empty_database_to_head(
     empty_settings: Settings, tmp_path: Path, securevote_cli: Any
 ) -> None:
-    result = subprocess.run(
-        [*securevote_cli.command, "migrate"],
-        env=securevote_cli.environment(empty_settings),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = securevote_cli.run(["migrate"], securevote_cli.environment(empty_settings), tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"database at revision {migrations.head_revision(empty_settings)}" in result.stdout
 
@@ -60,14 +51,8 @@ def test_prod_mode_without_secrets_refuses_to_start(
     empty_settings: Settings, tmp_path: Path, securevote_cli: Any
 ) -> None:
     env = securevote_cli.environment(empty_settings, SECUREVOTE_MODE="prod", TEST_MODE="false")
-    result = subprocess.run(
-        [*securevote_cli.command, "serve", "auth", "--port", str(securevote_cli.free_port())],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = securevote_cli.run(
+        ["serve", "auth", "--port", str(securevote_cli.free_port())], env, tmp_path, timeout=60
     )
     assert result.returncode == 2
     assert "refusing to start in prod mode" in result.stderr

@@ -6,7 +6,6 @@ its jobs delivering the invitations, an owner made with ``securevote admin creat
 from __future__ import annotations
 
 import secrets
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -46,55 +45,29 @@ def test_the_demo_runs_against_a_running_system(
 ) -> None:
     env = securevote_cli.environment(settings)
     email, password = "owner@example.org", secrets.token_urlsafe(18)
-    created = subprocess.run(
+    created = securevote_cli.run(
         [
-            *securevote_cli.command,
-            "admin",
-            "create",
-            "--organisation",
-            "Demo Association",
-            "--email",
-            email,
-            "--password-stdin",
+            *("admin", "create", "--organisation", "Demo Association"),
+            *("--email", email, "--password-stdin"),
         ],
-        input=password + "\n",
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        env,
+        tmp_path,
+        stdin=password + "\n",
     )
     assert created.returncode == 0, created.stdout + created.stderr
     roll = tmp_path / "voters.csv"
     roll.write_text("".join(SAMPLE_VOTERS.read_text().splitlines(keepends=True)[: VOTERS + 1]))
     workdir = tmp_path / "demo"
     with securevote_cli.server(["up"], env, tmp_path) as base:
-        demo = subprocess.run(
+        demo = securevote_cli.run(
             [
-                *securevote_cli.command,
-                "demo",
-                "--url",
-                base,
-                "--owner-email",
-                email,
-                "--voters",
-                str(roll),
-                "--max-voters",
-                str(VOTING),
-                "--seed",
-                "7",
-                "--workdir",
-                str(workdir),
-                "--workers",
-                "1",
+                *("demo", "--url", base, "--owner-email", email, "--voters", str(roll)),
+                *("--max-voters", str(VOTING), "--seed", "7", "--workdir", str(workdir)),
+                *("--workers", "1"),
             ],
-            env={**env, PASSWORD_ENV: password},
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
+            {**env, PASSWORD_ENV: password},
+            tmp_path,
             timeout=600,
-            check=False,
         )
     out = demo.stdout
     assert demo.returncode == 0, out + demo.stderr
