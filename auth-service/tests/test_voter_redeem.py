@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from redis import asyncio as aioredis
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from auth_service import outbox
 from auth_service.models import DevMail
@@ -171,6 +171,49 @@ async def test_with_revoting_on_a_stored_ballot_does_not_spend_the_token(
     token = (await tokens_of(world, fixture))[voter.credential]
     await store_ballot(world.database, fixture.id, voter.credential)
     assert (await world.redeem(token)).status_code == 200
+
+
+async def test_the_audit_entry_is_the_last_write_and_reads_only_the_head(
+    world: VoterWorld,
+) -> None:
+    """Every audited write in every service queues on the audit log's one lock, held from
+    the append to the commit: the redemption appends last, after its own write (spending
+    the token), and the append reads the head alone, not every hash of the log."""
+    fixture = await make_election(world.database, world.settings, voters=1, allow_revoting=False)
+    voter = fixture.voters[0]
+    token = (await tokens_of(world, fixture))[voter.credential]
+    await store_ballot(world.database, fixture.id, voter.credential)  # the token gets spent
+    statements: list[tuple[int, str]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append((id(conn), " ".join(statement.split())))
+
+    def committed(conn: Any) -> None:
+        statements.append((id(conn), "COMMIT"))
+
+    engine = world.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    event.listen(engine, "commit", committed)
+    try:
+        response = await world.redeem(token)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+        event.remove(engine, "commit", committed)
+    assert (response.status_code, response.json()["code"]) == (401, "invalid_voter_token")
+    appended = [c for c, sql in statements if sql.startswith("INSERT INTO audit_log")]
+    assert len(appended) == 1  # the redemption's entry, and no other
+    ours = [sql for c, sql in statements if c == appended[0]]
+    spend = next(i for i, sql in enumerate(ours) if sql.startswith("UPDATE voter_tokens"))
+    lock = next(
+        i for i, sql in enumerate(ours) if "pg_advisory_xact_lock" in sql or "audit_log" in sql
+    )
+    end = ours.index("COMMIT", lock)
+    assert spend < lock
+    under_lock = ours[lock:end]  # the lock (PostgreSQL), the head, the entry; then the commit
+    assert len(under_lock) == (3 if world.database.dialect == "postgresql" else 2), under_lock
+    head = next(sql for sql in under_lock if sql.startswith("SELECT audit_log.entry_hash"))
+    assert "LIMIT" in head.upper(), head
+    assert under_lock[-1].startswith("INSERT INTO audit_log")
 
 
 async def test_a_closed_election_opens_no_session(world: VoterWorld) -> None:

@@ -353,11 +353,14 @@ async def _send_all(ctx: AuthContext, work: list[_Work], make: Callable[[], Tran
 
 
 async def _settle_all(ctx: AuthContext, work: list[_Work]) -> None:
-    """One transaction: record what happened to each message, if its claim still holds."""
+    """One transaction: record what happened to each message, if its claim still holds.
+    The failures are audited after every message is updated (the audit log's lock is held
+    from the first entry to the commit)."""
     settled = [item for item in work if item.outcome in ("sent", "deferred", "failed")]
     if not settled:
         return
     now = ctx.now()
+    failed: list[_Work] = []
     async with ctx.database.session() as session:
         messages = {
             message.id: message
@@ -388,20 +391,22 @@ async def _settle_all(ctx: AuthContext, work: list[_Work]) -> None:
                 message.status, message.next_attempt_at = "pending", item.retry_at
             else:
                 message.status = "failed"
-                await audit.record(
-                    session,
-                    service=SERVICE,
-                    actor="system:mail",
-                    action="auth.mail.failed",
-                    target=f"credential:{item.credential}",
-                    outcome=audit.Outcome.FAILURE,
-                    details={
-                        "election": item.election_id,
-                        "kind": item.kind,
-                        "reason": item.reason,
-                        "attempts": item.claim.attempt,
-                    },
-                )
+                failed.append(item)
+        for item in failed:
+            await audit.record(
+                session,
+                service=SERVICE,
+                actor="system:mail",
+                action="auth.mail.failed",
+                target=f"credential:{item.credential}",
+                outcome=audit.Outcome.FAILURE,
+                details={
+                    "election": item.election_id,
+                    "kind": item.kind,
+                    "reason": item.reason,
+                    "attempts": item.claim.attempt,
+                },
+            )
 
 
 async def _deliver(

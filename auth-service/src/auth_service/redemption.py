@@ -118,6 +118,8 @@ async def redeem(
         details: dict[str, object] = {"reason": outcome, "client": client}
         if found is not None:
             details["election"] = found.id
+        # Last, just before the commit: from here to the commit this request holds the audit
+        # log's one lock, which every audited write of every service waits for.
         await audit.record(
             session,
             service=SERVICE,

@@ -101,12 +101,21 @@ async def record(
     details: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
     """Append an entry inside the caller's transaction, so it commits with the change it
-    describes or not at all. ``details`` must never hold a secret, token or ballot content."""
+    describes or not at all. ``details`` must never hold a secret, token or ballot content.
+
+    On PostgreSQL appending takes the log's one global lock until the transaction ends, so
+    every audited write of every service queues here (SQLite holds its write lock for the
+    whole transaction anyway): call it as the last statement before the commit, after the
+    reads and writes of the change itself. The work under the lock stays constant: one
+    indexed read of the head (``LIMIT 1``: without it the drivers fetch every hash of the
+    log, and each append would be slower than the one before), one insert."""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(
             text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_ADVISORY_LOCK_KEY}
         )
-    last = await session.scalar(select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()))
+    last = await session.scalar(
+        select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)
+    )
     prev = last or GENESIS_HASH
     fields: dict[str, Any] = {
         "occurred_at": datetime.now(UTC),

@@ -12,12 +12,14 @@ from securevote.config import Settings
 from securevote.deps import CurrentAdmin, CurrentPrincipal, SettingsDep
 
 
-def get_context(request: Request) -> AuthContext:
+# ``async def`` although neither awaits: FastAPI runs a plain ``def`` dependency in its
+# thread pool, a thread hand-off per request for a cheap read.
+async def get_context(request: Request) -> AuthContext:
     context: AuthContext = request.app.state.auth
     return context
 
 
-def get_client_address(request: Request) -> str:
+async def get_client_address(request: Request) -> str:
     """The client's address, the key of the login and redemption rate limits: the peer, or
     what a trusted proxy forwarded (:mod:`securevote.client_address`)."""
     settings: Settings = request.app.state.settings
