@@ -55,8 +55,9 @@ json_values = st.recursive(
     | st.integers(min_value=-(2**60), max_value=2**60)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -76,7 +77,7 @@ def test_canonical_json_edge_cases() -> None:
     for document in [
         {"\u00e9": 1, "z": 2, "\U0001f600": 3, "\ufb01": 4},  # key order by UTF-16 code units
         [2**53, -(2**53), 2**53 - 1, 1e21, 0.1, -0.0],
-        {"s": "\u0000\u001f\u007f\u2028\"\\/\n\t\b\f\r"},
+        {"s": '\u0000\u001f\u007f\u2028"\\/\n\t\b\f\r'},
     ]:
         try:
             expected = rfc8785.dumps(document)
