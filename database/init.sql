@@ -126,6 +126,10 @@ ALTER DEFAULT PRIVILEGES FOR ROLE securevote_migrator IN SCHEMA securevote
     GRANT USAGE, SELECT ON SEQUENCES TO securevote_app;
 ALTER DEFAULT PRIVILEGES FOR ROLE securevote_migrator IN SCHEMA securevote
     REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+-- The services may call the migrator's functions (the voting service's ballot_box_cast, ADR
+-- 0012): they are SECURITY INVOKER, so the caller's own table grants still apply.
+ALTER DEFAULT PRIVILEGES FOR ROLE securevote_migrator IN SCHEMA securevote
+    GRANT EXECUTE ON FUNCTIONS TO securevote_app;
 
 -- ---- who writes which table (docs/architecture.md, "Parts") -------------------------------
 CREATE SCHEMA securevote_admin;

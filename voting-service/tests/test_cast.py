@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 
 from securevote.ballots import EncryptedBallot
 from securevote.config import Settings
-from securevote.crypto.merkle import leaf_hash, verify_consistency, verify_inclusion
+from securevote.crypto.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
 from securevote.db import Database
 from securevote.voter import Receipt, check_receipt_inclusion, verify_receipt
+from voting_service.app import create_app
 from voting_service.board import board_key_from_settings
 from voting_service.metrics import BALLOTS_CAST
 from voting_service.models import Ballot, BoardState, CountedBallot
@@ -353,3 +354,34 @@ async def test_closing_while_casting_leaves_every_acknowledged_ballot_on_the_sea
     ballot = kit.encrypt(context, late.credential)[0]
     response = await client.post(kit.cast_path(), json=kit.cast_body(ballot), headers=late.headers)
     assert response.status_code == 409
+
+
+async def test_replicas_casting_in_turn_sign_receipts_over_the_roots_of_the_board(
+    settings: Settings, serve: Any, kit: Any, voter: Callable[..., Any], database: Database
+) -> None:
+    # Each replica caches its own Merkle tree; the other replica's casts reach it as leaves
+    # the cast transaction returns (or, when it has no tree yet, as a read of the board).
+    context = await kit.election()
+    async with serve(create_app(settings)) as first, serve(create_app(settings)) as second:
+        receipts = []
+        for round_ in range(3):
+            voters = [voter() for _ in range(6)]
+            ballots = [kit.encrypt(context, v.credential)[0] for v in voters]
+            responses = await asyncio.gather(
+                *(
+                    (first if (i + round_) % 2 else second).post(
+                        kit.cast_path(), json=kit.cast_body(b), headers=v.headers
+                    )
+                    for i, (v, b) in enumerate(zip(voters, ballots, strict=True))
+                )
+            )
+            assert [r.status_code for r in responses] == [201] * 6
+            receipts += [Receipt.from_json(r.json()["receipt"]) for r in responses]
+    async with database.session() as session:
+        leaves = list(await session.scalars(select(Ballot.leaf_hash).order_by(Ballot.board_index)))
+    tree = MerkleTree(bytes(leaf) for leaf in leaves)
+    assert sorted(r.board_index for r in receipts) == list(range(18))
+    key = board_key_from_settings(settings).public_key
+    for receipt in receipts:
+        assert verify_receipt(receipt, key)
+        assert receipt.root == tree.root(receipt.board_index + 1)

@@ -43,6 +43,8 @@ MIN_HEAD_INTERVAL_SECONDS = 2
 HEADS_JOB_INTERVAL_SECONDS = 30.0
 CLOSED_STATES = ("closed", "tallied", "published")
 _LOAD_BATCH = 100_000
+#: a cast returns at most this many leaves its process's tree lacks (as migration 0011 does)
+MAX_RETURNED_LEAVES = 4096
 
 
 @dataclass(frozen=True)
@@ -127,12 +129,30 @@ class Board:
         tree = self._trees.get(election_id)
         return tree if tree is not None and tree.size >= at_least else None
 
+    def size(self, election_id: str) -> int:
+        """The size of the cached tree; -1 if there is none yet."""
+        tree = self._trees.get(election_id)
+        return -1 if tree is None else tree.size
+
     async def tree_after_append(
-        self, database: Database, election_id: str, *, index: int, leaf: bytes
+        self,
+        database: Database,
+        election_id: str,
+        *,
+        index: int,
+        leaf: bytes,
+        known: int = -1,
+        leaves: list[bytes] | None = None,
     ) -> MerkleTree:
-        """The tree with at least ``index + 1`` leaves, after leaf ``index`` was committed."""
+        """The tree with at least ``index + 1`` leaves, after leaf ``index`` was committed.
+
+        ``leaves``, if given, are the committed leaf hashes of indexes [known, index): the
+        cast transaction read them, so the tree is extended without another round trip."""
         async with self._lock(election_id):
             tree = self._trees.get(election_id)
+            if tree is not None and leaves is not None and 0 <= known <= tree.size < index:
+                for value in leaves[tree.size - known :]:
+                    tree.append_hash(value)
             if tree is not None and tree.size > index:
                 return tree
             if tree is not None and tree.size == index:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKeyConstraint,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -89,6 +90,7 @@ class BoardHead(Base):
     __table_args__ = (
         UniqueConstraint("election_id", "size", "final"),
         CheckConstraint("size >= 0", name="size"),
+        Index("ix_board_heads_election_id_id", "election_id", "id"),  # the latest head
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -5,7 +5,9 @@ Exactly once, by the database (docs/adr/0008-ballot-box.md):
 - proofs are verified *before* the transaction (they take milliseconds);
 - the cast transaction locks the election row ``FOR SHARE`` (the box cannot close under it),
   then the election's ``board_state`` row ``FOR UPDATE`` (appends to one board queue there),
-  takes the next board index from it, stores the ballot and points ``counted_ballots`` at it;
+  checks what concurrent casts committed, takes the next board index, stores the ballot and
+  points ``counted_ballots`` at it. On PostgreSQL that is one call of the ``ballot_box_cast``
+  function, so the board row is never locked across a round trip (ADR 0012);
 - ``ballots`` has primary key (election_id, board_index): an index is used once;
   ``counted_ballots`` has primary key (election_id, credential): one counted ballot per voter.
 """
@@ -14,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,14 +29,16 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    func,
     insert,
     null,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from securevote.ballots import (
     BallotError,
@@ -48,8 +53,8 @@ from securevote.db import Database
 from securevote.logging import get_logger
 from securevote.record import context_from_documents
 from securevote.voter import Receipt
-from voting_service.board import Board, ensure_board_row, lock_board
-from voting_service.models import Ballot, BoardState, CountedBallot, SpoiledBallot
+from voting_service.board import MAX_RETURNED_LEAVES, Board, lock_board
+from voting_service.models import Ballot, BoardHead, BoardState, CountedBallot, SpoiledBallot
 
 log = get_logger(__name__)
 
@@ -78,6 +83,12 @@ class BallotBoxError(Exception):
 
 def _not_found() -> BallotBoxError:
     return BallotBoxError(404, "No such election.", code="election_not_found")
+
+
+def _no_context() -> BallotBoxError:
+    return BallotBoxError(
+        409, "This election has no key yet (the key ceremony is not done).", code="no_context"
+    )
 
 
 def _box_closed() -> BallotBoxError:
@@ -205,9 +216,7 @@ async def public_election(
     if row is None:
         raise _not_found()
     if row.context_document is None or row.election_hash is None:
-        raise BallotBoxError(
-            409, "This election has no key yet (the key ceremony is not done).", code="no_context"
-        )
+        raise _no_context()
     context = contexts.get(election_id, row.election_hash, row.context_document)
     return PublicElection(
         election_id=election_id,
@@ -292,8 +301,9 @@ async def cast_ballot(
             raise _box_closed()
     await _verify(ballot, election, credential)
     leaf = leaf_hash(tracker)
+    known = board.size(election_id)
     try:
-        index, replayed = await _store_or_replay(
+        stored = await _store(
             database,
             election=election,
             credential=credential,
@@ -301,7 +311,10 @@ async def cast_ballot(
             leaf=leaf,
             canonical=canonical,
             idempotency_key=idempotency_key,
+            known=known,
         )
+        if stored.outcome not in {"cast", "replay"}:
+            raise _REFUSALS[stored.outcome]()
     except BallotBoxError as error:
         if error.code not in {"box_closed", "context_changed"}:
             raise
@@ -328,7 +341,10 @@ async def cast_ballot(
         raise BallotBoxError(
             409, "A concurrent request conflicted; retry.", code="cast_conflict"
         ) from None
-    tree = await board.tree_after_append(database, election_id, index=index, leaf=leaf)
+    index, replayed = stored.index, stored.outcome == "replay"
+    tree = await board.tree_after_append(
+        database, election_id, index=index, leaf=leaf, known=known, leaves=stored.leaves
+    )
     receipt = board.receipt(
         election_hash=election.election_hash, tracker=tracker, index=index, tree=tree
     )
@@ -338,32 +354,39 @@ async def cast_ballot(
     return CastResult(receipt, tree.inclusion_proof(index, index + 1), replayed)
 
 
-class _Replay(Exception):
-    def __init__(self, index: int) -> None:
-        self.index = index
+_REFUSALS: dict[str, Callable[[], BallotBoxError]] = {
+    "not_found": _not_found,
+    "context_changed": lambda: BallotBoxError(
+        409, "The election's context changed; fetch it again.", code="context_changed"
+    ),
+    "box_closed": _box_closed,
+    "idempotency_key_reused": lambda: BallotBoxError(
+        422, "This idempotency key was used for another ballot.", code="idempotency_key_reused"
+    ),
+    "ballot_spoiled": lambda: BallotBoxError(
+        409,
+        "This ballot was spoiled (its contents are public); encrypt afresh.",
+        code="ballot_spoiled",
+    ),
+    "voted": lambda: BallotBoxError(409, "You have already voted in this election.", code="voted"),
+}
 
 
-async def _take_next_index(session: AsyncSession, election_id: str) -> int | None:
-    """Lock the election's board row and take the next board index in one statement (the row
-    is created on the first cast); None if the board is sealed. A rollback gives it back."""
-    take = (
-        update(BoardState)
-        .where(BoardState.election_id == election_id, BoardState.sealed.is_(False))
-        .values(size=BoardState.size + 1)
-        .returning(BoardState.size)
-    )
-    size = (await session.execute(take)).scalar_one_or_none()
-    if size is None:
-        await ensure_board_row(session, election_id)
-        size = (await session.execute(take)).scalar_one_or_none()
-    return None if size is None else int(size) - 1
+@dataclass(frozen=True)
+class _Stored:
+    """What the cast transaction did: ``cast`` (at ``index``), ``replay`` (this ballot was on
+    the board already, at ``index``) or a refusal (a key of ``_REFUSALS``; nothing changed).
+    ``leaves``: the committed leaf hashes of indexes [known, index), if they were read."""
+
+    outcome: str
+    index: int
+    leaves: list[bytes] | None = None
 
 
-async def _store_or_replay(database: Database, **kwargs: Any) -> tuple[int, bool]:
-    try:
-        return await _store(database, **kwargs), False
-    except _Replay as replay:  # the transaction rolled back
-        return replay.index, True
+_CAST_CALL = text(
+    "SELECT outcome, board_index, leaves FROM ballot_box_cast(:election_id, :election_hash, "
+    ":credential, :tracker, :leaf, :ballot, :idempotency_key, :known)"
+)
 
 
 async def _store(
@@ -375,23 +398,69 @@ async def _store(
     leaf: bytes,
     canonical: str,
     idempotency_key: str | None,
-) -> int:
-    """The cast transaction: five statements, the board row locked from the second on."""
+    known: int,
+) -> _Stored:
+    """The cast transaction of ADR 0008; ``known`` is the size of this process's cached tree.
+
+    On PostgreSQL it is one call of ``ballot_box_cast`` (migration 0011) in an implicit
+    transaction of its own: the board row is locked only while the server runs it, never
+    across a round trip to this process (docs/adr/0012-cast-in-one-statement.md)."""
+    if database.dialect != "postgresql":
+        return await _store_in_sqlite(
+            database,
+            election=election,
+            credential=credential,
+            tracker=tracker,
+            leaf=leaf,
+            canonical=canonical,
+            idempotency_key=idempotency_key,
+            known=known,
+        )
+    async with one_statement(database) as connection:
+        row = (
+            await connection.execute(
+                _CAST_CALL,
+                {
+                    "election_id": election.election_id,
+                    "election_hash": election.election_hash.hex(),
+                    "credential": credential,
+                    "tracker": tracker,
+                    "leaf": leaf,
+                    "ballot": canonical,
+                    "idempotency_key": idempotency_key,
+                    "known": known,
+                },
+            )
+        ).one()
+    leaves = None if row[2] is None else [bytes(value) for value in row[2]]
+    return _Stored(row[0], -1 if row[1] is None else int(row[1]), leaves)
+
+
+async def _store_in_sqlite(
+    database: Database,
+    *,
+    election: PublicElection,
+    credential: str,
+    tracker: bytes,
+    leaf: bytes,
+    canonical: str,
+    idempotency_key: str | None,
+    known: int,
+) -> _Stored:
+    """The steps of ``ballot_box_cast``, as statements in one ``BEGIN IMMEDIATE`` transaction
+    (which holds SQLite's write lock from its first statement, ADR 0002)."""
     election_id = election.election_id
     async with database.session() as session:
         row = await read_election(session, election_id, lock=True)
         if row is None:
-            raise _not_found()
+            return _Stored("not_found", -1)
         if row.election_hash != election.election_hash.hex():
-            raise BallotBoxError(
-                409, "The election's context changed; fetch it again.", code="context_changed"
-            )
+            return _Stored("context_changed", -1)
         if row.state != "open":
-            raise _box_closed()
-        index = await _take_next_index(session, election_id)
-        if index is None:
-            raise _box_closed()  # sealed
-        # Under the board lock, everything a concurrent request may have just committed.
+            return _Stored("box_closed", -1)
+        state = await lock_board(session, election_id)
+        if state.sealed:
+            return _Stored("box_closed", -1)
         same = (
             select(Ballot.board_index)
             .where(Ballot.election_id == election_id, Ballot.tracker == tracker)
@@ -420,22 +489,19 @@ async def _store(
         )
         found = (await session.execute(select(same, key_used, spoiled, counted_index))).one()
         if found[0] is not None:
-            raise _Replay(int(found[0]))  # on the board already: roll the index back
-        if idempotency_key is not None and found[1] is not None:
-            raise BallotBoxError(
-                422,
-                "This idempotency key was used for another ballot.",
-                code="idempotency_key_reused",
-            )
+            index = int(found[0])
+            return _Stored("replay", index, await _leaves(session, election_id, known, index))
+        if found[1] is not None:
+            return _Stored("idempotency_key_reused", -1)
         if found[2] is not None:
-            raise BallotBoxError(
-                409,
-                "This ballot was spoiled (its contents are public); encrypt afresh.",
-                code="ballot_spoiled",
-            )
+            return _Stored("ballot_spoiled", -1)
         counted = found[3]
         if counted is not None and not row.allow_revoting:
-            raise BallotBoxError(409, "You have already voted in this election.", code="voted")
+            return _Stored("voted", -1)
+        index = state.size
+        await session.execute(
+            update(BoardState).where(BoardState.election_id == election_id).values(size=index + 1)
+        )
         await session.execute(
             insert(Ballot).values(
                 election_id=election_id,
@@ -462,7 +528,21 @@ async def _store(
                 )
                 .values(board_index=index)
             )
-        return index
+        return _Stored("cast", index, await _leaves(session, election_id, known, index))
+
+
+async def _leaves(
+    session: AsyncSession, election_id: str, known: int, index: int
+) -> list[bytes] | None:
+    if known < 0 or not 0 < index - known <= MAX_RETURNED_LEAVES:
+        return None
+    rows = await session.scalars(
+        select(Ballot.leaf_hash)
+        .where(Ballot.election_id == election_id)
+        .where(Ballot.board_index >= known, Ballot.board_index < index)
+        .order_by(Ballot.board_index)
+    )
+    return [bytes(value) for value in rows]
 
 
 async def _earlier_rows(
@@ -621,25 +701,79 @@ async def board_page(
     return [BoardEntry(int(r[0]), bytes(r[1]), r[2], bool(r[3])) for r in rows]
 
 
-async def find_tracker(
-    session: AsyncSession, *, election_id: str, tracker: bytes
-) -> tuple[int, bool] | None:
-    row = (
-        await session.execute(
-            select(Ballot.board_index, CountedBallot.board_index.is_not(None))
-            .select_from(
-                Ballot.__table__.outerjoin(
-                    CountedBallot.__table__,
-                    and_(
-                        CountedBallot.election_id == Ballot.election_id,
-                        CountedBallot.board_index == Ballot.board_index,
-                    ),
-                )
-            )
-            .where(Ballot.election_id == election_id, Ballot.tracker == tracker)
+@dataclass(frozen=True)
+class TrackerEntry:
+    """A tracker look-up: the election's hash, where the tracker is on the board (None if it
+    is not), whether it counts, the board's size and the latest signed head (None if none)."""
+
+    election_hash: bytes
+    board_index: int | None
+    counted: bool
+    board_size: int
+    head: BoardHead | None
+
+
+@asynccontextmanager
+async def one_statement(database: Database) -> AsyncIterator[AsyncConnection]:
+    """A connection for one statement that is its own transaction: on PostgreSQL in autocommit
+    mode (no BEGIN and COMMIT round trips, and a lock it takes ends with the statement); on
+    SQLite, where there are no round trips, in the usual ``BEGIN IMMEDIATE`` transaction."""
+    async with database.engine.connect() as connection:
+        if database.dialect == "postgresql":
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+
+
+async def find_tracker(database: Database, *, election_id: str, tracker: bytes) -> TrackerEntry:
+    """Everything a tracker look-up needs, in one statement; 404/409 as ``public_election``."""
+    ballots, counted, heads = Ballot.__table__, CountedBallot.__table__, BoardHead.__table__
+    latest = (
+        select(func.max(heads.c.id)).where(heads.c.election_id == election_id)
+    ).scalar_subquery()
+    # A correlated scalar subquery, not EXISTS: PostgreSQL may run an EXISTS as a hash of all
+    # the election's counted ballots; this is one probe of (election_id, board_index).
+    is_counted = (
+        select(counted.c.board_index)
+        .where(
+            counted.c.election_id == election_id,
+            counted.c.board_index == ballots.c.board_index,
         )
-    ).one_or_none()
-    return None if row is None else (int(row[0]), bool(row[1]))
+        .scalar_subquery()
+        .is_not(None)
+    )
+    query = (
+        select(
+            _elections.c.election_hash,
+            ballots.c.board_index,
+            is_counted,
+            BoardState.size,
+            *heads.c,
+        )
+        .select_from(_elections)
+        .outerjoin(BoardState, BoardState.election_id == _elections.c.id)
+        .outerjoin(
+            ballots,
+            and_(ballots.c.election_id == _elections.c.id, ballots.c.tracker == tracker),
+        )
+        .outerjoin(heads, heads.c.id == latest)
+        .where(_elections.c.id == election_id)
+    )
+    async with one_statement(database) as connection:
+        row = (await connection.execute(query)).one_or_none()
+    if row is None:
+        raise _not_found()
+    if row[0] is None:
+        raise _no_context()
+    head = row._mapping
+    return TrackerEntry(
+        election_hash=bytes.fromhex(row[0]),
+        board_index=None if row[1] is None else int(row[1]),
+        counted=bool(row[2]),
+        board_size=int(row[3] or 0),
+        head=None
+        if head[heads.c.id] is None
+        else BoardHead(**{column.key: head[column] for column in heads.c}),
+    )
 
 
 async def spoiled_page(

@@ -8,7 +8,7 @@ from fastapi import Depends, Path, Request
 
 from securevote.auth import Principal
 from securevote.db import Database
-from securevote.deps import CurrentVoter, SessionDep, SettingsDep
+from securevote.deps import SessionDep, SettingsDep, get_principal, get_voter
 from securevote.errors import Problem
 from voting_service.board import Board
 from voting_service.service import ContextCache
@@ -28,24 +28,29 @@ MAX_CREDENTIAL_LENGTH = 200
 
 ElectionId = Annotated[str, Path(pattern=ELECTION_ID_PATTERN, description="the election's id")]
 
+# The dependencies are ``async def``: FastAPI runs a plain ``def`` in its thread pool, a thread
+# hop per dependency per request for what is an attribute read.
 
-def get_database(request: Request) -> Database:
+
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
 
-def get_board(request: Request) -> Board:
+async def get_board(request: Request) -> Board:
     board: Board = request.app.state.board
     return board
 
 
-def get_contexts(request: Request) -> ContextCache:
+async def get_contexts(request: Request) -> ContextCache:
     contexts: ContextCache = request.app.state.contexts
     return contexts
 
 
-def voter_for_election(voter: CurrentVoter, election_id: ElectionId) -> Principal:
-    """A voter session for the election in the path, with a usable credential."""
+async def voter_for_election(request: Request, election_id: ElectionId) -> Principal:
+    """A voter session for the election in the path, with a usable credential (the shared
+    checks, called here rather than as dependencies of their own: see above)."""
+    voter = get_voter(get_principal(request))
     if voter.election_id != election_id:
         raise Problem(403, "This voter session is for another election.", title="Forbidden")
     if not voter.credential or len(voter.credential) > MAX_CREDENTIAL_LENGTH:

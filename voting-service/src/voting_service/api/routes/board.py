@@ -20,7 +20,6 @@ from voting_service.api.problems import problem_from
 from voting_service.board import (
     MIN_HEAD_INTERVAL_SECONDS,
     fresh_head,
-    latest_head_row,
     seal_board,
     tree_head,
 )
@@ -107,28 +106,27 @@ async def lookup_tracker(
     tracker: Annotated[str, Path(pattern=_HEX32.pattern)],
     database: DatabaseDep,
     board: BoardDep,
-    contexts: ContextsDep,
 ) -> TrackerResponse:
     """Where a tracker is on the board, with its inclusion proof under the latest signed head
-    (a head is signed now if none covers the ballot yet)."""
-    election = await _election(database, contexts, election_id)
-    async with database.session() as session:  # one read: the entry, the latest head, size
-        found = await find_tracker(session, election_id=election_id, tracker=bytes.fromhex(tracker))
-        row = await latest_head_row(session, election_id)
-        size = await session.scalar(
-            select(BoardState.size).where(BoardState.election_id == election_id)
+    (a head is signed now if none covers the ballot yet). One database statement when a head
+    covers the ballot and the tree is in this process's memory (ADR 0012)."""
+    try:
+        entry = await find_tracker(
+            database, election_id=election_id, tracker=bytes.fromhex(tracker)
         )
-    if found is None:
+    except BallotBoxError as error:
+        raise problem_from(error) from None
+    index, row = entry.board_index, entry.head
+    if index is None:
         raise Problem(404, "This tracker is not on the board.", code="tracker_not_found")
-    index, counted = found
-    stale = row is not None and row.size < (size or 0)
+    stale = row is not None and row.size < entry.board_size
     if row is None or row.size <= index or stale:
         # Sign now if no head covers the ballot; otherwise only if the last one is old enough.
         row = await fresh_head(
             database,
             board,
             election_id=election_id,
-            election_hash=election.election_hash,
+            election_hash=entry.election_hash,
             min_interval=0 if row is None or row.size <= index else MIN_HEAD_INTERVAL_SECONDS,
         )
     tree = board.cached_tree(election_id, at_least=row.size)
@@ -138,8 +136,8 @@ async def lookup_tracker(
     return TrackerResponse(
         tracker=tracker,
         board_index=index,
-        counted=counted,
-        head=_head_out(tree_head(row, election.election_hash)),
+        counted=entry.counted,
+        head=_head_out(tree_head(row, entry.election_hash)),
         inclusion_proof=[node.hex() for node in tree.inclusion_proof(index, row.size)],
     )
 
