@@ -6,7 +6,9 @@ moment the function takes it until the commit at the end of that statement, with
 round trip in between (docs/adr/0012-cast-in-one-statement.md). Each statement of a VOLATILE
 plpgsql function takes a new snapshot under READ COMMITTED, so the checks after the lock see
 every cast committed before it, exactly as the separate statements did. The function is
-SECURITY INVOKER: the caller's own table grants apply.
+SECURITY INVOKER: the caller's own table grants apply. Only the election's share lock is taken
+by ``ballot_box_lock_election``, SECURITY DEFINER: a row lock needs UPDATE privilege, which the
+voting role does not have on ``elections``; the spoil path calls it too.
 
 It returns (outcome, board_index, leaves): ``outcome`` is ``cast`` or ``replay`` (this ballot
 is on the board already, at ``board_index``) or a refusal (``not_found``, ``context_changed``,
@@ -36,6 +38,15 @@ depends_on = None
 
 _SIGNATURE = "text, text, text, bytea, bytea, text, text, bigint"
 
+# Row locks need UPDATE privilege, which the voting role has not on elections (init.sql): this
+# one function takes the share lock with its owner's (the migrator's) rights and does nothing
+# else. The lock belongs to the caller's transaction. search_path is fixed at creation.
+_LOCK_FUNCTION = """
+CREATE FUNCTION ballot_box_lock_election(p_election_id text) RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+    SELECT 1 FROM elections WHERE id = p_election_id FOR SHARE;
+$$"""
+
 _CAST_FUNCTION = """
 CREATE FUNCTION ballot_box_cast(
     p_election_id text, p_election_hash text, p_credential text, p_tracker bytea,
@@ -49,10 +60,11 @@ DECLARE
     found_index bigint;
     counted_index bigint;
 BEGIN
-    -- 1. the box is open and the ballot was verified against this context; FOR SHARE keeps the
-    --    election from closing until this transaction ends
+    -- 1. the box is open and the ballot was verified against this context; the share lock
+    --    keeps the election from closing until this transaction ends
+    PERFORM ballot_box_lock_election(p_election_id);
     SELECT e.state, e.election_hash, e.allow_revoting INTO election
-        FROM elections AS e WHERE e.id = p_election_id FOR SHARE;
+        FROM elections AS e WHERE e.id = p_election_id;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'not_found', NULL::bigint, NULL::bytea[]; RETURN;
     END IF;
@@ -132,10 +144,12 @@ $$"""
 def upgrade() -> None:
     op.create_index("ix_board_heads_election_id_id", "board_heads", ["election_id", "id"])
     if op.get_bind().dialect.name == "postgresql":
+        op.execute(_LOCK_FUNCTION)
         op.execute(_CAST_FUNCTION)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP FUNCTION ballot_box_cast({_SIGNATURE})")
+        op.execute("DROP FUNCTION ballot_box_lock_election(text)")
     op.drop_index("ix_board_heads_election_id_id", table_name="board_heads")

@@ -107,11 +107,13 @@ class ElectionRow:
 async def read_election(
     session: AsyncSession, election_id: str, *, lock: bool
 ) -> ElectionRow | None:
-    """The election's row; ``lock`` takes it FOR SHARE (PostgreSQL) so that the election
-    cannot change state until this transaction ends."""
+    """The election's row; ``lock`` takes a share lock on it (PostgreSQL; SQLite's write lock
+    already serialises) so that the election cannot change state until this transaction ends.
+    The lock goes through ``ballot_box_lock_election`` (migration 0011): a row lock needs an
+    UPDATE privilege the voting role does not have on ``elections``."""
+    if lock and session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT ballot_box_lock_election(:id)"), {"id": election_id})
     query = select(_elections).where(_elections.c.id == election_id)
-    if lock:
-        query = query.with_for_update(read=True)
     row = (await session.execute(query)).mappings().one_or_none()
     if row is None:
         return None
