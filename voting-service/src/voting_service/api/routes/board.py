@@ -82,9 +82,11 @@ async def list_ballots(
     after: Annotated[int, Query(ge=-1)] = -1,
     limit: Limit = 100,
 ) -> BoardPage:
-    """Board entries in board order, from index ``after + 1``."""
+    """Board entries in board order, from index ``after + 1``. Read from the read replica
+    when there is one (``SECUREVOTE_READ_DATABASE_URL``): the newest entries may appear there
+    a little later; look-ups, heads and proofs always read the primary."""
     await _election(database, contexts, election_id)
-    async with database.session() as session:
+    async with database.read_session() as session:
         entries = await board_page(session, election_id=election_id, after=after, limit=limit)
     return BoardPage(
         entries=[
@@ -240,7 +242,7 @@ async def list_spoiled(
 ) -> SpoiledPage:
     """Spoiled (audited) ballots with their revealed seeds and choices; never counted."""
     await _election(database, contexts, election_id)
-    async with database.session() as session:
+    async with database.read_session() as session:
         rows = await spoiled_page(session, election_id=election_id, after=after, limit=limit)
     return SpoiledPage(
         spoiled=[
