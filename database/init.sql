@@ -126,8 +126,8 @@ ALTER DEFAULT PRIVILEGES FOR ROLE securevote_migrator IN SCHEMA securevote
     GRANT USAGE, SELECT ON SEQUENCES TO securevote_app;
 ALTER DEFAULT PRIVILEGES FOR ROLE securevote_migrator IN SCHEMA securevote
     REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
--- The services may call the migrator's functions (the voting service's ballot_box_cast, ADR
--- 0012): they are SECURITY INVOKER, so the caller's own table grants still apply.
+-- The services may call the migrator's functions (the voting service's ballot_box_cast_many,
+-- ADRs 0012 and 0013): they are SECURITY INVOKER, so the caller's own table grants still apply.
 ALTER DEFAULT PRIVILEGES FOR ROLE securevote_migrator IN SCHEMA securevote
     GRANT EXECUTE ON FUNCTIONS TO securevote_app;
 

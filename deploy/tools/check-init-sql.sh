@@ -94,13 +94,14 @@ echo "   securevote_auth cannot write elections, delete or truncate audit_log, o
 # The voting role casts with its own grants: the cast function and the election's share lock
 # (a row lock needs UPDATE on elections, which only ballot_box_lock_election's owner has).
 as_voting=(psql -X -q -tA -d "postgresql://securevote_voting:${password[VOTING]}@$PGHOST:$PGPORT/$DB")
-outcome=$("${as_voting[@]}" -c "SELECT outcome FROM ballot_box_cast('none', 'h', 'c', '\\x00', \
-  '\\x00', '{}', 'k', 0)" 2>&1) || fail "ballot_box_cast as securevote_voting: $outcome"
-[[ "$outcome" == not_found ]] || fail "ballot_box_cast as securevote_voting answered: $outcome"
+outcome=$("${as_voting[@]}" -c "SELECT outcomes[1] FROM ballot_box_cast_many('none', 'h', \
+  ARRAY['c'], ARRAY['\\x00'::bytea], ARRAY['\\x00'::bytea], ARRAY['{}'], ARRAY['k'], 0)" 2>&1) \
+  || fail "ballot_box_cast_many as securevote_voting: $outcome"
+[[ "$outcome" == not_found ]] || fail "ballot_box_cast_many as securevote_voting answered: $outcome"
 if "${as_voting[@]}" -c "SELECT 1 FROM elections FOR SHARE" >/dev/null 2>&1; then
   fail "securevote_voting may lock elections rows directly"
 fi
-echo "   securevote_voting casts through ballot_box_cast (election locked by its definer function)"
+echo "   securevote_voting casts through ballot_box_cast_many (election locked by its definer function)"
 
 DATABASE_URL=$(url auth) SECUREVOTE_MODE=dev run python - <<'PY' || fail "audit append as securevote_auth"
 import asyncio

@@ -9,6 +9,7 @@ from securevote.db import Database
 from securevote.webapp import create_service_app
 from voting_service.api.routes import ballots, board
 from voting_service.board import Board, board_key_from_settings
+from voting_service.group_commit import CastQueue
 from voting_service.service import ContextCache
 
 NAME = "voting"
@@ -27,5 +28,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         title="secure-vote voting service",
     )
     app.state.board = Board(key)
+    app.state.casts = CastQueue(app.state.database, app.state.board)
     app.state.contexts = ContextCache()
     return app

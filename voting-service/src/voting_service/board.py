@@ -33,6 +33,7 @@ from securevote.db import Database
 from securevote.jobs import Job
 from securevote.logging import get_logger
 from securevote.voter import Receipt, sign_receipt
+from voting_service.elections import elections_with_boards, read_election
 from voting_service.models import Ballot, BoardHead, BoardState
 
 log = get_logger(__name__)
@@ -43,7 +44,7 @@ MIN_HEAD_INTERVAL_SECONDS = 2
 HEADS_JOB_INTERVAL_SECONDS = 30.0
 CLOSED_STATES = ("closed", "tallied", "published")
 _LOAD_BATCH = 100_000
-#: a cast returns at most this many leaves its process's tree lacks (as migration 0011 does)
+#: a cast returns at most this many leaves its process's tree lacks (as migration 0013 does)
 MAX_RETURNED_LEAVES = 4096
 
 
@@ -134,25 +135,21 @@ class Board:
         tree = self._trees.get(election_id)
         return -1 if tree is None else tree.size
 
-    async def tree_after_append(
-        self,
-        database: Database,
-        election_id: str,
-        *,
-        index: int,
-        leaf: bytes,
-        known: int = -1,
-        leaves: list[bytes] | None = None,
-    ) -> MerkleTree:
-        """The tree with at least ``index + 1`` leaves, after leaf ``index`` was committed.
-
-        ``leaves``, if given, are the committed leaf hashes of indexes [known, index): the
-        cast transaction read them, so the tree is extended without another round trip."""
+    async def extend(self, election_id: str, *, known: int, leaves: list[bytes]) -> None:
+        """Append to the cached tree the committed leaf hashes ``leaves`` of indexes from
+        ``known`` on, those it lacks (a cast transaction returned them: no round trip)."""
         async with self._lock(election_id):
             tree = self._trees.get(election_id)
-            if tree is not None and leaves is not None and 0 <= known <= tree.size < index:
+            if tree is not None and 0 <= known <= tree.size:
                 for value in leaves[tree.size - known :]:
                     tree.append_hash(value)
+
+    async def tree_after_append(
+        self, database: Database, election_id: str, *, index: int, leaf: bytes
+    ) -> MerkleTree:
+        """The tree with at least ``index + 1`` leaves, after leaf ``index`` was committed."""
+        async with self._lock(election_id):
+            tree = self._trees.get(election_id)
             if tree is not None and tree.size > index:
                 return tree
             if tree is not None and tree.size == index:
@@ -304,8 +301,6 @@ async def seal_board(
     election row (FOR SHARE) while it checks the box is open, so once the election's move to
     closed has committed no cast that saw it open is still in flight: the final head covers
     every acknowledged ballot."""
-    from voting_service.service import read_election  # the service module imports this one
-
     state = await lock_board(session, election_id)
     if state.sealed:
         return (
@@ -347,8 +342,6 @@ _JOB_BOARDS: weakref.WeakKeyDictionary[Database, Board] = weakref.WeakKeyDiction
 
 async def run_heads_job(database: Database, settings: Settings) -> int:
     """Seal the boards of closed elections; sign a head for every open board that grew."""
-    from voting_service.service import elections_with_boards
-
     board = _JOB_BOARDS.get(database)
     if board is None:  # kept across runs of a looping job: the trees are only extended
         board = _JOB_BOARDS[database] = Board(board_key_from_settings(settings))

@@ -22,20 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    Boolean,
-    Column,
-    MetaData,
-    String,
-    Table,
     and_,
     func,
     insert,
-    null,
     or_,
     select,
-    text,
-    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -53,22 +44,12 @@ from securevote.db import Database
 from securevote.logging import get_logger
 from securevote.record import context_from_documents
 from securevote.voter import Receipt
-from voting_service.board import MAX_RETURNED_LEAVES, Board, lock_board
+from voting_service.board import Board, lock_board
+from voting_service.elections import ELECTIONS, read_election
+from voting_service.group_commit import CastQueue, PendingCast
 from voting_service.models import Ballot, BoardHead, BoardState, CountedBallot, SpoiledBallot
 
 log = get_logger(__name__)
-
-# The election service owns this table; the voting service only reads it, inside its own
-# transactions (DESIGN §2 ownership rule). A separate MetaData keeps it out of our models.
-_elections = Table(
-    "elections",
-    MetaData(),
-    Column("id", String(36), primary_key=True),
-    Column("state", String(16)),
-    Column("allow_revoting", Boolean),
-    Column("context_document", JSON),
-    Column("election_hash", String(64)),
-)
 
 
 class BallotBoxError(Exception):
@@ -93,58 +74,6 @@ def _no_context() -> BallotBoxError:
 
 def _box_closed() -> BallotBoxError:
     return BallotBoxError(409, "The ballot box of this election is not open.", code="box_closed")
-
-
-@dataclass(frozen=True)
-class ElectionRow:
-    id: str
-    state: str
-    allow_revoting: bool
-    context_document: Mapping[str, Any] | None
-    election_hash: str | None
-
-
-async def read_election(
-    session: AsyncSession, election_id: str, *, lock: bool
-) -> ElectionRow | None:
-    """The election's row; ``lock`` takes a share lock on it (PostgreSQL; SQLite's write lock
-    already serialises) so that the election cannot change state until this transaction ends.
-    The lock goes through ``ballot_box_lock_election`` (migration 0011): a row lock needs an
-    UPDATE privilege the voting role does not have on ``elections``."""
-    if lock and session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT ballot_box_lock_election(:id)"), {"id": election_id})
-    query = select(_elections).where(_elections.c.id == election_id)
-    row = (await session.execute(query)).mappings().one_or_none()
-    if row is None:
-        return None
-    return ElectionRow(
-        id=row["id"],
-        state=row["state"],
-        allow_revoting=bool(row["allow_revoting"]),
-        context_document=row["context_document"],
-        election_hash=row["election_hash"],
-    )
-
-
-async def elections_with_boards(session: AsyncSession) -> list[tuple[str, str, bytes]]:
-    """(id, state, election hash) of the elections the board-heads job has work for: open
-    ones with a board, and closed ones whose board is not sealed yet."""
-    query = (
-        select(_elections.c.id, _elections.c.state, _elections.c.election_hash)
-        .select_from(_elections.outerjoin(BoardState, BoardState.election_id == _elections.c.id))
-        .where(_elections.c.election_hash.is_not(None))
-        .where(
-            or_(
-                and_(_elections.c.state == "open", BoardState.election_id.is_not(None)),
-                and_(
-                    _elections.c.state.in_(("closed", "tallied", "published")),
-                    or_(BoardState.sealed.is_(None), BoardState.sealed.is_(False)),
-                ),
-            )
-        )
-    )
-    rows = (await session.execute(query)).all()
-    return [(row[0], row[1], bytes.fromhex(row[2])) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -265,6 +194,7 @@ async def cast_ballot(
     database: Database,
     board: Board,
     contexts: ContextCache,
+    casts: CastQueue,
     *,
     election_id: str,
     credential: str,
@@ -303,17 +233,11 @@ async def cast_ballot(
             raise _box_closed()
     await _verify(ballot, election, credential)
     leaf = leaf_hash(tracker)
-    known = board.size(election_id)
     try:
-        stored = await _store(
-            database,
-            election=election,
-            credential=credential,
-            tracker=tracker,
-            leaf=leaf,
-            canonical=canonical,
-            idempotency_key=idempotency_key,
-            known=known,
+        stored = await casts.cast(
+            election_id=election_id,
+            election_hash=election.election_hash,
+            item=PendingCast(credential, tracker, leaf, canonical, idempotency_key),
         )
         if stored.outcome not in {"cast", "replay"}:
             raise _REFUSALS[stored.outcome]()
@@ -344,9 +268,7 @@ async def cast_ballot(
             409, "A concurrent request conflicted; retry.", code="cast_conflict"
         ) from None
     index, replayed = stored.index, stored.outcome == "replay"
-    tree = await board.tree_after_append(
-        database, election_id, index=index, leaf=leaf, known=known, leaves=stored.leaves
-    )
+    tree = await board.tree_after_append(database, election_id, index=index, leaf=leaf)
     receipt = board.receipt(
         election_hash=election.election_hash, tracker=tracker, index=index, tree=tree
     )
@@ -372,179 +294,6 @@ _REFUSALS: dict[str, Callable[[], BallotBoxError]] = {
     ),
     "voted": lambda: BallotBoxError(409, "You have already voted in this election.", code="voted"),
 }
-
-
-@dataclass(frozen=True)
-class _Stored:
-    """What the cast transaction did: ``cast`` (at ``index``), ``replay`` (this ballot was on
-    the board already, at ``index``) or a refusal (a key of ``_REFUSALS``; nothing changed).
-    ``leaves``: the committed leaf hashes of indexes [known, index), if they were read."""
-
-    outcome: str
-    index: int
-    leaves: list[bytes] | None = None
-
-
-_CAST_CALL = text(
-    "SELECT outcome, board_index, leaves FROM ballot_box_cast(:election_id, :election_hash, "
-    ":credential, :tracker, :leaf, :ballot, :idempotency_key, :known)"
-)
-
-
-async def _store(
-    database: Database,
-    *,
-    election: PublicElection,
-    credential: str,
-    tracker: bytes,
-    leaf: bytes,
-    canonical: str,
-    idempotency_key: str | None,
-    known: int,
-) -> _Stored:
-    """The cast transaction of ADR 0008; ``known`` is the size of this process's cached tree.
-
-    On PostgreSQL it is one call of ``ballot_box_cast`` (migration 0011) in an implicit
-    transaction of its own: the board row is locked only while the server runs it, never
-    across a round trip to this process (docs/adr/0012-cast-in-one-statement.md)."""
-    if database.dialect != "postgresql":
-        return await _store_in_sqlite(
-            database,
-            election=election,
-            credential=credential,
-            tracker=tracker,
-            leaf=leaf,
-            canonical=canonical,
-            idempotency_key=idempotency_key,
-            known=known,
-        )
-    async with one_statement(database) as connection:
-        row = (
-            await connection.execute(
-                _CAST_CALL,
-                {
-                    "election_id": election.election_id,
-                    "election_hash": election.election_hash.hex(),
-                    "credential": credential,
-                    "tracker": tracker,
-                    "leaf": leaf,
-                    "ballot": canonical,
-                    "idempotency_key": idempotency_key,
-                    "known": known,
-                },
-            )
-        ).one()
-    leaves = None if row[2] is None else [bytes(value) for value in row[2]]
-    return _Stored(row[0], -1 if row[1] is None else int(row[1]), leaves)
-
-
-async def _store_in_sqlite(
-    database: Database,
-    *,
-    election: PublicElection,
-    credential: str,
-    tracker: bytes,
-    leaf: bytes,
-    canonical: str,
-    idempotency_key: str | None,
-    known: int,
-) -> _Stored:
-    """The steps of ``ballot_box_cast``, as statements in one ``BEGIN IMMEDIATE`` transaction
-    (which holds SQLite's write lock from its first statement, ADR 0002)."""
-    election_id = election.election_id
-    async with database.session() as session:
-        row = await read_election(session, election_id, lock=True)
-        if row is None:
-            return _Stored("not_found", -1)
-        if row.election_hash != election.election_hash.hex():
-            return _Stored("context_changed", -1)
-        if row.state != "open":
-            return _Stored("box_closed", -1)
-        state = await lock_board(session, election_id)
-        if state.sealed:
-            return _Stored("box_closed", -1)
-        same = (
-            select(Ballot.board_index)
-            .where(Ballot.election_id == election_id, Ballot.tracker == tracker)
-            .scalar_subquery()
-        )
-        key_used = (
-            null()
-            if idempotency_key is None
-            else select(Ballot.board_index)
-            .where(
-                Ballot.election_id == election_id,
-                Ballot.credential == credential,
-                Ballot.idempotency_key == idempotency_key,
-            )
-            .scalar_subquery()
-        )
-        spoiled = (
-            select(SpoiledBallot.id)
-            .where(SpoiledBallot.election_id == election_id, SpoiledBallot.tracker == tracker)
-            .scalar_subquery()
-        )
-        counted_index = (
-            select(CountedBallot.board_index)
-            .where(CountedBallot.election_id == election_id, CountedBallot.credential == credential)
-            .scalar_subquery()
-        )
-        found = (await session.execute(select(same, key_used, spoiled, counted_index))).one()
-        if found[0] is not None:
-            index = int(found[0])
-            return _Stored("replay", index, await _leaves(session, election_id, known, index))
-        if found[1] is not None:
-            return _Stored("idempotency_key_reused", -1)
-        if found[2] is not None:
-            return _Stored("ballot_spoiled", -1)
-        counted = found[3]
-        if counted is not None and not row.allow_revoting:
-            return _Stored("voted", -1)
-        index = state.size
-        await session.execute(
-            update(BoardState).where(BoardState.election_id == election_id).values(size=index + 1)
-        )
-        await session.execute(
-            insert(Ballot).values(
-                election_id=election_id,
-                board_index=index,
-                credential=credential,
-                tracker=tracker,
-                leaf_hash=leaf,
-                ballot=canonical,
-                idempotency_key=idempotency_key,
-            )
-        )
-        if counted is None:
-            await session.execute(
-                insert(CountedBallot).values(
-                    election_id=election_id, credential=credential, board_index=index
-                )
-            )
-        else:
-            await session.execute(
-                update(CountedBallot)
-                .where(
-                    CountedBallot.election_id == election_id,
-                    CountedBallot.credential == credential,
-                )
-                .values(board_index=index)
-            )
-        return _Stored("cast", index, await _leaves(session, election_id, known, index))
-
-
-async def _leaves(
-    session: AsyncSession, election_id: str, known: int, index: int
-) -> list[bytes] | None:
-    if known < 0 or not 0 < index - known <= MAX_RETURNED_LEAVES:
-        return None
-    rows = await session.scalars(
-        select(Ballot.leaf_hash)
-        .where(Ballot.election_id == election_id)
-        .where(Ballot.board_index >= known, Ballot.board_index < index)
-        .order_by(Ballot.board_index)
-    )
-    return [bytes(value) for value in rows]
 
 
 async def _earlier_rows(
@@ -745,20 +494,20 @@ async def find_tracker(database: Database, *, election_id: str, tracker: bytes) 
     )
     query = (
         select(
-            _elections.c.election_hash,
+            ELECTIONS.c.election_hash,
             ballots.c.board_index,
             is_counted,
             BoardState.size,
             *heads.c,
         )
-        .select_from(_elections)
-        .outerjoin(BoardState, BoardState.election_id == _elections.c.id)
+        .select_from(ELECTIONS)
+        .outerjoin(BoardState, BoardState.election_id == ELECTIONS.c.id)
         .outerjoin(
             ballots,
-            and_(ballots.c.election_id == _elections.c.id, ballots.c.tracker == tracker),
+            and_(ballots.c.election_id == ELECTIONS.c.id, ballots.c.tracker == tracker),
         )
         .outerjoin(heads, heads.c.id == latest)
-        .where(_elections.c.id == election_id)
+        .where(ELECTIONS.c.id == election_id)
     )
     async with one_statement(database) as connection:
         row = (await connection.execute(query)).one_or_none()

@@ -11,10 +11,12 @@ from securevote.db import Database
 from securevote.deps import SessionDep, SettingsDep, get_principal, get_voter
 from securevote.errors import Problem
 from voting_service.board import Board
+from voting_service.group_commit import CastQueue
 from voting_service.service import ContextCache
 
 __all__ = [
     "BoardDep",
+    "CastsDep",
     "ContextsDep",
     "DatabaseDep",
     "ElectionId",
@@ -47,6 +49,11 @@ async def get_contexts(request: Request) -> ContextCache:
     return contexts
 
 
+async def get_casts(request: Request) -> CastQueue:
+    casts: CastQueue = request.app.state.casts
+    return casts
+
+
 async def voter_for_election(request: Request, election_id: ElectionId) -> Principal:
     """A voter session for the election in the path, with a usable credential (the shared
     checks, called here rather than as dependencies of their own: see above)."""
@@ -61,4 +68,5 @@ async def voter_for_election(request: Request, election_id: ElectionId) -> Princ
 DatabaseDep = Annotated[Database, Depends(get_database)]
 BoardDep = Annotated[Board, Depends(get_board)]
 ContextsDep = Annotated[ContextCache, Depends(get_contexts)]
+CastsDep = Annotated[CastQueue, Depends(get_casts)]
 VoterForElection = Annotated[Principal, Depends(voter_for_election)]

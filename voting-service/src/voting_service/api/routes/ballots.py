@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Response
 from securevote.record import trustees_document
 from voting_service.api.deps import (
     BoardDep,
+    CastsDep,
     ContextsDep,
     DatabaseDep,
     ElectionId,
@@ -74,6 +75,7 @@ async def cast(
     database: DatabaseDep,
     board: BoardDep,
     contexts: ContextsDep,
+    casts: CastsDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> CastResponse:
@@ -84,6 +86,7 @@ async def cast(
             database,
             board,
             contexts,
+            casts,
             election_id=election_id,
             credential=voter.credential,
             document=body.ballot,
