@@ -315,7 +315,12 @@ def _ballot_from_json(document: object) -> EncryptedBallot:
 
 def tracker(ballot: EncryptedBallot) -> bytes:
     """H(tag, election hash, RFC 8785 bytes of the ballot): the voter's receipt and board leaf."""
-    return hash256(TRACKER_TAG, ballot.election_hash, ballot.canonical_bytes())
+    return tracker_of(ballot.election_hash, ballot.canonical_bytes())
+
+
+def tracker_of(election_hash: bytes, canonical: bytes) -> bytes:
+    """The tracker of a ballot whose RFC 8785 bytes the caller already has."""
+    return hash256(TRACKER_TAG, election_hash, canonical)
 
 
 def selection_nonce(

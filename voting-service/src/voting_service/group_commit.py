@@ -24,10 +24,13 @@ from sqlalchemy.dialects.postgresql import ARRAY, BYTEA
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from securevote.db import Database
+from securevote.logging import get_logger
 from voting_service.board import MAX_RETURNED_LEAVES, Board, lock_board
 from voting_service.elections import read_election
 from voting_service.metrics import CAST_BATCH_SIZE
 from voting_service.models import Ballot, BoardState, CountedBallot, SpoiledBallot
+
+log = get_logger(__name__)
 
 #: the most casts one transaction takes (a batch holds the board lock while it runs)
 MAX_BATCH = 64
@@ -64,14 +67,17 @@ class _Batch:
     leaves: list[bytes] | None
 
 
+#: a queued cast and the future its request waits on
+_Waiter = tuple[PendingCast, "asyncio.Future[Stored]"]
+
+
 class CastQueue:
     """One queue of casts per election and context in this process (see the module)."""
 
     def __init__(self, database: Database, board: Board) -> None:
         self.database = database
         self.board = board
-        self._waiting: dict[tuple[str, str], list[tuple[PendingCast, asyncio.Future[Stored]]]]
-        self._waiting = {}
+        self._waiting: dict[tuple[str, str], list[_Waiter]] = {}
         self._draining: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     async def cast(self, *, election_id: str, election_hash: bytes, item: PendingCast) -> Stored:
@@ -85,19 +91,24 @@ class CastQueue:
         return await future
 
     async def _drain(self, key: tuple[str, str]) -> None:
+        batch: list[_Waiter] = []
         try:
             while waiting := self._waiting.get(key):
                 batch, self._waiting[key] = waiting[:MAX_BATCH], waiting[MAX_BATCH:]
                 await self._store(key, batch)
+                batch = []
         finally:
             # No await between the empty queue and here: a cast queued later starts a new task.
-            self._waiting.pop(key, None)
+            # Only a cancelled task (the process stopping) leaves casts behind; none of them was
+            # acknowledged, and a retry with the same key finds any that was stored.
+            for _, future in batch + self._waiting.pop(key, []):
+                future.cancel()
             del self._draining[key]
 
     async def _store(
         self,
         key: tuple[str, str],
-        batch: list[tuple[PendingCast, asyncio.Future[Stored]]],
+        batch: list[_Waiter],
     ) -> None:
         election_id, election_hash = key
         items = [item for item, _ in batch]
@@ -112,6 +123,13 @@ class CastQueue:
             )
         except Exception as error:
             if len(batch) > 1:
+                # The error's text may quote a row's values: only its kind is logged.
+                log.warning(
+                    "cast_batch_failed",
+                    election_id=election_id,
+                    casts=len(batch),
+                    error=type(error).__name__,
+                )
                 for one in batch:
                     await self._store(key, [one])
                 return

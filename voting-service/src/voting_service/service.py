@@ -37,6 +37,7 @@ from securevote.ballots import (
     EncryptedBallot,
     ballot_problems,
     spoiled_ballot_problems,
+    tracker_of,
 )
 from securevote.crypto.hashing import canonical_json
 from securevote.crypto.merkle import MerkleTree, leaf_hash
@@ -208,8 +209,8 @@ async def cast_ballot(
     ballot = parse_ballot(document)
     if ballot.credential != credential:
         raise BallotBoxError(422, "ballot is for another voter credential", code="ballot_invalid")
-    canonical = ballot.canonical_bytes().decode()
-    tracker = ballot.tracker
+    canonical_bytes = ballot.canonical_bytes()
+    canonical, tracker = canonical_bytes.decode(), tracker_of(ballot.election_hash, canonical_bytes)
     election = contexts.recent_open(election_id)
     if election is None:
         async with database.session() as session:  # one short read: election, any retry
