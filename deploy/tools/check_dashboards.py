@@ -24,6 +24,8 @@ KNOWN_METRICS = {
     "securevote_http_requests_total",
     "securevote_http_request_duration_seconds_bucket",
     "securevote_ballots_cast_total",
+    "securevote_cast_batch_size_sum",
+    "securevote_cast_batch_size_count",
     "securevote_tokens_issued_total",
     "securevote_token_validations_total",
     "securevote_mail_sent_total",
