@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -108,6 +109,17 @@ class Database:
             if self.read_engine.dialect.name == "postgresql":
                 await session.execute(text("SET TRANSACTION READ ONLY"))
             yield session
+
+    @asynccontextmanager
+    async def one_statement(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one statement that is its own transaction: on PostgreSQL in
+        autocommit mode (no BEGIN and COMMIT round trips, and a lock the statement takes ends
+        with it); on SQLite, where there are no round trips, in the usual ``BEGIN IMMEDIATE``
+        transaction."""
+        async with self.engine.connect() as connection:
+            if self.dialect == "postgresql":
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
 
     async def ping(self) -> None:
         """Raise if the database (or the read replica) cannot be reached."""

@@ -174,8 +174,7 @@ async def store_batch(
         return await _store_in_sqlite(
             database, election_id=election_id, election_hash=election_hash, items=items, known=known
         )
-    async with database.engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
+    async with database.one_statement() as connection:
         row = (
             await connection.execute(
                 _CAST_MANY_CALL,
@@ -224,20 +223,15 @@ async def _store_in_sqlite(
     transaction (which holds SQLite's write lock from its first statement, ADR 0002)."""
     async with database.session() as session:
         row = await read_election(session, election_id, lock=True)
-        refusal = None
         if row is None:
-            refusal = "not_found"
-        elif row.election_hash != election_hash:
-            refusal = "context_changed"
-        elif row.state != "open":
-            refusal = "box_closed"
-        else:
-            state = await lock_board(session, election_id)
-            if state.sealed:
-                refusal = "box_closed"
-        if refusal is not None:
-            return _Batch([Stored(refusal, -1)] * len(items), None)
-        assert row is not None
+            return _refused(items, "not_found")
+        if row.election_hash != election_hash:
+            return _refused(items, "context_changed")
+        if row.state != "open":
+            return _refused(items, "box_closed")
+        state = await lock_board(session, election_id)
+        if state.sealed:
+            return _refused(items, "box_closed")
         first = next_index = state.size
         stored = []
         for item in items:
@@ -256,6 +250,10 @@ async def _store_in_sqlite(
                 .values(size=next_index)
             )
         return _Batch(stored, await _leaves(session, election_id, known, first))
+
+
+def _refused(items: Sequence[PendingCast], refusal: str) -> _Batch:
+    return _Batch([Stored(refusal, -1)] * len(items), None)
 
 
 async def _check_in_sqlite(

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +28,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from securevote.ballots import (
     BallotError,
@@ -465,17 +464,6 @@ class TrackerEntry:
     head: BoardHead | None
 
 
-@asynccontextmanager
-async def one_statement(database: Database) -> AsyncIterator[AsyncConnection]:
-    """A connection for one statement that is its own transaction: on PostgreSQL in autocommit
-    mode (no BEGIN and COMMIT round trips, and a lock it takes ends with the statement); on
-    SQLite, where there are no round trips, in the usual ``BEGIN IMMEDIATE`` transaction."""
-    async with database.engine.connect() as connection:
-        if database.dialect == "postgresql":
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-        yield connection
-
-
 async def find_tracker(database: Database, *, election_id: str, tracker: bytes) -> TrackerEntry:
     """Everything a tracker look-up needs, in one statement; 404/409 as ``public_election``."""
     ballots, counted, heads = Ballot.__table__, CountedBallot.__table__, BoardHead.__table__
@@ -510,7 +498,7 @@ async def find_tracker(database: Database, *, election_id: str, tracker: bytes) 
         .outerjoin(heads, heads.c.id == latest)
         .where(ELECTIONS.c.id == election_id)
     )
-    async with one_statement(database) as connection:
+    async with database.one_statement() as connection:
         row = (await connection.execute(query)).one_or_none()
     if row is None:
         raise _not_found()
