@@ -1,5 +1,8 @@
 """FastAPI dependencies every service shares; each service's ``api/deps.py`` re-exports
-these and adds its own."""
+these and adds its own.
+
+Dependencies that do no blocking work are ``async def``: FastAPI runs a plain ``def``
+dependency in its thread pool, a thread hop per dependency per request."""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ log = get_logger(__name__)
 VOTER_SESSION_COOKIE = "sv_voter"
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -57,7 +60,7 @@ def _unauthorised() -> Problem:
     )
 
 
-def get_principal(request: Request) -> Principal:
+async def get_principal(request: Request) -> Principal:
     """The verified caller: a bearer token, or for the browser the voter session cookie."""
     token = _bearer_token(request) or request.cookies.get(VOTER_SESSION_COOKIE)
     if not token:
@@ -70,13 +73,13 @@ def get_principal(request: Request) -> Principal:
         raise _unauthorised() from exc
 
 
-def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+async def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     if principal.kind is not PrincipalKind.ADMIN:
         raise Problem(403, "This needs an administrator.", title="Forbidden")
     return principal
 
 
-def get_voter(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+async def get_voter(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     if principal.kind is not PrincipalKind.VOTER:
         raise Problem(403, "This needs a voter session.", title="Forbidden")
     return principal

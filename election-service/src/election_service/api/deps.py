@@ -47,7 +47,7 @@ def _require(admin: Principal, roles: tuple[Role, ...], what: str) -> Principal:
     return admin
 
 
-def require_member(admin: CurrentAdmin) -> Principal:
+async def require_member(admin: CurrentAdmin) -> Principal:
     """A role of the organisation; which elections it sees is ``access.readable_by``."""
     return _require(admin, READ_ROLES, "owner, admin, trustee or observer")
 
@@ -62,15 +62,15 @@ async def require_election_reader(
     return member
 
 
-def require_editor(admin: CurrentAdmin) -> Principal:
+async def require_editor(admin: CurrentAdmin) -> Principal:
     return _require(admin, EDIT_ROLES, "owner or admin")
 
 
-def require_roll_reader(admin: CurrentAdmin) -> Principal:
+async def require_roll_reader(admin: CurrentAdmin) -> Principal:
     return _require(admin, ROLL_READ_ROLES, "owner or admin")
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
