@@ -7,8 +7,9 @@ import asyncio
 import secrets
 from typing import Any
 
+import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from securevote.config import Settings
@@ -162,3 +163,24 @@ async def test_a_failing_batch_is_retried_one_cast_at_a_time(
     after = batches()
     assert (after[0] - before[0], after[1] - before[1]) == (2, 2)  # the two casts that stood
     assert await board_rows(database) == ([(0, "alice"), (1, "bob")], {"alice": 0, "bob": 1}, 2)
+
+
+async def test_a_board_passing_64_ballots_gets_planner_statistics(
+    kit: Any, database: Database, settings: Settings
+) -> None:
+    # Without statistics PostgreSQL's planner may look a tracker up by scanning the whole
+    # board (migration 0013): the cast function analyzes as the board passes 64 ballots.
+    if database.dialect != "postgresql":
+        pytest.skip("planner statistics are PostgreSQL's")
+    context = await kit.election()
+    queue = CastQueue(database, Board(board_key_from_settings(settings)))
+
+    async def estimated_ballots() -> float:
+        async with database.session() as session:
+            query = text("SELECT reltuples FROM pg_class WHERE oid = 'ballots'::regclass")
+            return float(await session.scalar(query) or 0)
+
+    await cast_together(queue, context.election_hash, [pending(f"v{i}") for i in range(60)])
+    assert await estimated_ballots() < 60  # never analyzed (-1), or by autovacuum earlier
+    await cast_together(queue, context.election_hash, [pending(f"w{i}") for i in range(8)])
+    assert await estimated_ballots() >= 64

@@ -35,6 +35,23 @@ depends_on = None
 
 _SIGNATURE = "text, text, text[], bytea[], bytea[], text[], text[], bigint"
 
+# Until ANALYZE has seen an election's ballots, the planner cannot tell the unique index of
+# (election_id, tracker) from a scan of every ballot of the election through another index
+# that starts with election_id: both are estimated at one row, and the cast function's cached
+# plans took the scan, so each check read the whole board (quadratic, under the board lock).
+# Autovacuum analyzes within a minute or so, or after 10% growth of a large table; the cast
+# function does not wait for it: when a board passes 64, 1024 and 16384 ballots it analyzes
+# the two tables it looks ballots up in, which invalidates every session's cached plans. The
+# function runs with its owner's (the migrator's) rights, since only a table's owner may
+# analyze it; it does nothing else.
+_ANALYZE_FUNCTION = """
+CREATE FUNCTION ballot_box_analyze() RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+BEGIN
+    ANALYZE ballots, counted_ballots;
+END;
+$$"""
+
 _CAST_MANY_FUNCTION = """
 CREATE FUNCTION ballot_box_cast_many(
     p_election_id text, p_election_hash text, p_credentials text[], p_trackers bytea[],
@@ -141,6 +158,11 @@ BEGIN
     END LOOP;
     IF next_index > board.size THEN
         UPDATE board_state SET size = next_index WHERE election_id = p_election_id;
+        -- 5. a board passing 64, 1024 or 16384 ballots gets the planner statistics it lacks
+        IF EXISTS (SELECT 1 FROM unnest(ARRAY[64, 1024, 16384]) AS t(n)
+                   WHERE board.size < t.n AND next_index >= t.n) THEN
+            PERFORM ballot_box_analyze();
+        END IF;
     END IF;
     RETURN QUERY SELECT result_outcomes, result_indexes, CASE
         WHEN p_known >= 0 AND board.size - p_known BETWEEN 0 AND 4096
@@ -168,10 +190,12 @@ def upgrade() -> None:
         op.execute(
             "DROP FUNCTION ballot_box_cast(text, text, text, bytea, bytea, text, text, bigint)"
         )
+        op.execute(_ANALYZE_FUNCTION)
         op.execute(_CAST_MANY_FUNCTION)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP FUNCTION ballot_box_cast_many({_SIGNATURE})")
+        op.execute("DROP FUNCTION ballot_box_analyze()")
         op.execute(_migration_0011()._CAST_FUNCTION)  # type: ignore[attr-defined]
