@@ -6,9 +6,9 @@ real 2-of-3 context, encrypts one ballot per voter, starts ``securevote serve vo
 loopback port and casts every ballot over HTTP with CONCURRENCY clients. Prints casts per
 second, p50/p99 latency, and next to it the pure proof-verification rate measured in the same
 run on the same ballots, twice: on one core (one thread, in this process, before the service
-starts: the issue's reference, target cast rate >= 50% of it) and with one thread per core
-(what the service's verification threads could reach on this machine if verifying were all it
-did). The service, PostgreSQL and this client share the machine's cores. Then looks up
+starts: the issue's reference, target cast rate >= 50% of it) and with one thread per core.
+The service runs as deployed: one process, which checks ballots in one worker process
+(SECUREVOTE_VERIFY_PROCESSES=1), so verification has one core as in the reference. The service, PostgreSQL and this client share the machine's cores. Then looks up
 trackers (inclusion proof under the latest head) and times that.
 
 On PostgreSQL it then grows the board to 1M leaves (synthetic trackers, COPY) and times
@@ -144,6 +144,7 @@ def start_service(settings: Settings, port: int) -> subprocess.Popen[bytes]:
         SECUREVOTE_DATABASE_URL=settings.database_url,
         SECUREVOTE_LOG_LEVEL="WARNING",
         SECUREVOTE_DATABASE_POOL_SIZE="20",
+        SECUREVOTE_VERIFY_PROCESSES="1",  # as compose and Kubernetes run it
     )
     if settings.database_schema:
         env["SECUREVOTE_DATABASE_SCHEMA"] = settings.database_schema

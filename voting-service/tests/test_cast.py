@@ -385,3 +385,27 @@ async def test_replicas_casting_in_turn_sign_receipts_over_the_roots_of_the_boar
     for receipt in receipts:
         assert verify_receipt(receipt, key)
         assert receipt.root == tree.root(receipt.board_index + 1)
+
+
+async def test_ballots_checked_in_worker_processes_are_cast_or_refused_as_in_threads(
+    settings: Settings, serve: Any, kit: Any, voter: Callable[..., Any], database: Database
+) -> None:
+    # SECUREVOTE_VERIFY_PROCESSES=1: parsing and proofs run in a worker process of their own.
+    context = await kit.election()
+    app = create_app(settings.model_copy(update={"verify_processes": 1}))
+    async with serve(app) as client:
+        alice, bob, carol = voter(), voter(), voter()
+        ballot = kit.encrypt(context, alice.credential)[0]
+        cast = await client.post(kit.cast_path(), json=kit.cast_body(ballot), headers=alice.headers)
+        assert cast.status_code == 201, cast.text
+        assert cast.json()["receipt"]["tracker"] == ballot.tracker.hex()
+        tampered = _tamper(kit.encrypt(context, bob.credential)[0])
+        refused = await client.post(kit.cast_path(), json={"ballot": tampered}, headers=bob.headers)
+        assert refused.status_code == 422 and refused.json()["code"] == "ballot_invalid"
+        malformed = await client.post(
+            kit.cast_path(), json={"ballot": {"questions": []}}, headers=carol.headers
+        )
+        assert malformed.status_code == 422 and malformed.json()["code"] == "ballot_malformed"
+        assert app.state.verifier._pool is not None  # the checks did run in the worker pool
+    assert app.state.verifier._pool is None  # stopped with the app
+    assert await _count(database, Ballot) == 1

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     # A read replica for the public read-only endpoints (board, published results, record).
     read_database_url: str | None = None
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    # The voting service checks cast ballots in this many worker processes (0: in threads).
+    verify_processes: int = Field(default=0, ge=0, le=64)
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
     secret_key: SecretStr | None = None
     jwt_signing_seed: SecretStr | None = None

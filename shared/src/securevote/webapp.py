@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import structlog
@@ -154,12 +154,14 @@ def create_service_app(
     routers: Sequence[APIRouter] = (),
     title: str,
     upload_paths: Sequence[str] = (),
+    on_shutdown: Sequence[Callable[[], None]] = (),
 ) -> FastAPI:
     """A FastAPI app for one service, with everything services share already installed.
 
     ``database`` is shared when several services run in one process; otherwise the app opens
     its own and closes it on shutdown. ``upload_paths`` (regular expressions) may take bodies up
-    to ``max_upload_bytes`` instead of ``max_request_bytes``.
+    to ``max_upload_bytes`` instead of ``max_request_bytes``. ``on_shutdown`` callables run when
+    the app stops (before its own database closes).
     """
     owns_database = database is None
     db = database or Database(settings)
@@ -173,6 +175,8 @@ def create_service_app(
         try:
             yield
         finally:
+            for stop in on_shutdown:
+                stop()
             if owns_database:
                 await db.dispose()
 

@@ -11,6 +11,7 @@ from voting_service.api.routes import ballots, board
 from voting_service.board import Board, board_key_from_settings
 from voting_service.group_commit import CastQueue
 from voting_service.service import ContextCache
+from voting_service.verifier import BallotVerifier
 
 NAME = "voting"
 PREFIX = "/api/ballots"
@@ -19,6 +20,7 @@ PREFIX = "/api/ballots"
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
     settings = settings or load_settings()
     key = board_key_from_settings(settings)  # refuses prod without a board signing seed
+    verifier = BallotVerifier(settings.verify_processes)
     app = create_service_app(
         name=NAME,
         prefix=PREFIX,
@@ -26,8 +28,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         database=database,
         routers=[ballots.router, board.router],
         title="secure-vote voting service",
+        on_shutdown=[verifier.close],
     )
     app.state.board = Board(key)
     app.state.casts = CastQueue(app.state.database, app.state.board)
     app.state.contexts = ContextCache()
+    app.state.verifier = verifier
     return app

@@ -34,9 +34,7 @@ from securevote.ballots import (
     BallotError,
     ElectionContext,
     EncryptedBallot,
-    ballot_problems,
     spoiled_ballot_problems,
-    tracker_of,
 )
 from securevote.crypto.hashing import canonical_json
 from securevote.crypto.merkle import MerkleTree, leaf_hash
@@ -48,6 +46,7 @@ from voting_service.board import Board, lock_board
 from voting_service.elections import ELECTIONS, read_election
 from voting_service.group_commit import CastQueue, PendingCast
 from voting_service.models import Ballot, BoardHead, BoardState, CountedBallot, SpoiledBallot
+from voting_service.verifier import BallotVerifier, CheckedBallot, RefusedBallot
 
 log = get_logger(__name__)
 
@@ -176,18 +175,20 @@ def parse_ballot(document: object) -> EncryptedBallot:
         raise BallotBoxError(422, str(error), code="ballot_malformed") from None
 
 
-async def _verify(ballot: EncryptedBallot, election: PublicElection, credential: str) -> None:
-    # CPU work (a few ms): in a thread, so the event loop keeps serving; never in a transaction.
-    problems = await asyncio.to_thread(
-        ballot_problems,
-        ballot,
-        manifest=election.context.manifest,
-        public_key=election.context.joint_key,
-        election_hash=election.election_hash,
+async def _checked(
+    verifier: BallotVerifier, document: object, credential: str, election: PublicElection
+) -> CheckedBallot:
+    # CPU work (a few ms), off the event loop; never in a transaction.
+    checked = await verifier.check(
+        document,
         credential=credential,
+        manifest=election.context.manifest,
+        joint_key=election.context.joint_key.encoding,
+        election_hash=election.election_hash,
     )
-    if problems:
-        raise BallotBoxError(422, "; ".join(problems), code="ballot_invalid")
+    if isinstance(checked, RefusedBallot):
+        raise BallotBoxError(422, checked.detail, code=checked.code)
+    return checked
 
 
 async def cast_ballot(
@@ -195,6 +196,7 @@ async def cast_ballot(
     board: Board,
     contexts: ContextCache,
     casts: CastQueue,
+    verifier: BallotVerifier,
     *,
     election_id: str,
     credential: str,
@@ -204,40 +206,21 @@ async def cast_ballot(
     """Verify and cast a ballot for ``credential``; return its signed receipt.
 
     Casting the same ballot again, or again with the same idempotency key, returns the same
-    receipt and changes nothing."""
-    ballot = parse_ballot(document)
-    if ballot.credential != credential:
-        raise BallotBoxError(422, "ballot is for another voter credential", code="ballot_invalid")
-    canonical_bytes = ballot.canonical_bytes()
-    canonical, tracker = canonical_bytes.decode(), tracker_of(ballot.election_hash, canonical_bytes)
+    receipt and changes nothing (also after the box closed)."""
     election = contexts.recent_open(election_id)
     if election is None:
-        async with database.session() as session:  # one short read: election, any retry
-            election = await public_election(
-                database, contexts, election_id=election_id, session=session
-            )
-            rows = await _earlier_rows(
-                session,
-                election_id=election_id,
-                credential=credential,
-                tracker=tracker,
-                idempotency_key=idempotency_key,
-            )
+        election = await public_election(database, contexts, election_id=election_id)
         contexts.remember(election)
-        earlier = await _earlier_cast(
-            database, board, election=election, tracker=tracker, rows=rows
-        )
-        if earlier is not None:  # a retry: the same receipt, without verifying again
-            return earlier
-        if election.state != "open":
-            raise _box_closed()
-    await _verify(ballot, election, credential)
+    checked = await _checked(verifier, document, credential, election)
+    tracker = checked.tracker
     leaf = leaf_hash(tracker)
     try:
+        if election.state != "open":
+            raise _box_closed()
         stored = await casts.cast(
             election_id=election_id,
             election_hash=election.election_hash,
-            item=PendingCast(credential, tracker, leaf, canonical, idempotency_key),
+            item=PendingCast(credential, tracker, leaf, checked.canonical, idempotency_key),
         )
         if stored.outcome not in {"cast", "replay"}:
             raise _REFUSALS[stored.outcome]()

@@ -13,6 +13,7 @@ from securevote.errors import Problem
 from voting_service.board import Board
 from voting_service.group_commit import CastQueue
 from voting_service.service import ContextCache
+from voting_service.verifier import BallotVerifier
 
 __all__ = [
     "BoardDep",
@@ -22,6 +23,7 @@ __all__ = [
     "ElectionId",
     "SessionDep",
     "SettingsDep",
+    "VerifierDep",
     "VoterForElection",
 ]
 
@@ -51,6 +53,11 @@ async def get_casts(request: Request) -> CastQueue:
     return casts
 
 
+async def get_verifier(request: Request) -> BallotVerifier:
+    verifier: BallotVerifier = request.app.state.verifier
+    return verifier
+
+
 async def voter_for_election(request: Request, election_id: ElectionId) -> Principal:
     """A voter session for the election in the path, with a usable credential (the shared
     checks are called directly: one dependency on the cast path instead of three)."""
@@ -66,4 +73,5 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 BoardDep = Annotated[Board, Depends(get_board)]
 ContextsDep = Annotated[ContextCache, Depends(get_contexts)]
 CastsDep = Annotated[CastQueue, Depends(get_casts)]
+VerifierDep = Annotated[BallotVerifier, Depends(get_verifier)]
 VoterForElection = Annotated[Principal, Depends(voter_for_election)]

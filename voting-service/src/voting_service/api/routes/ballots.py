@@ -13,6 +13,7 @@ from voting_service.api.deps import (
     ContextsDep,
     DatabaseDep,
     ElectionId,
+    VerifierDep,
     VoterForElection,
 )
 from voting_service.api.problems import problem_from
@@ -76,6 +77,7 @@ async def cast(
     board: BoardDep,
     contexts: ContextsDep,
     casts: CastsDep,
+    verifier: VerifierDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> CastResponse:
@@ -87,6 +89,7 @@ async def cast(
             board,
             contexts,
             casts,
+            verifier,
             election_id=election_id,
             credential=voter.credential,
             document=body.ballot,
