@@ -2,12 +2,13 @@
 
 Exactly once, by the database (docs/adr/0008-ballot-box.md):
 
-- proofs are verified *before* the transaction (they take milliseconds);
+- proofs are verified *before* the transaction (they take milliseconds; ``verifier``);
 - the cast transaction locks the election row ``FOR SHARE`` (the box cannot close under it),
   then the election's ``board_state`` row ``FOR UPDATE`` (appends to one board queue there),
   checks what concurrent casts committed, takes the next board index, stores the ballot and
-  points ``counted_ballots`` at it. On PostgreSQL that is one call of the ``ballot_box_cast``
-  function, so the board row is never locked across a round trip (ADR 0012);
+  points ``counted_ballots`` at it. Casts that queue meanwhile share the next transaction
+  (``group_commit``, ADR 0013); on PostgreSQL it is one call of ``ballot_box_cast_many``, so
+  the board row is never locked across a round trip (ADR 0012);
 - ``ballots`` has primary key (election_id, board_index): an index is used once;
   ``counted_ballots`` has primary key (election_id, credential): one counted ballot per voter.
 """
